@@ -1,0 +1,11 @@
+"""Pub/Sub (onboarding-requested): start the job once. Raising makes Pub/Sub redeliver."""
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from jiwa import app
+
+
+@functions_framework.cloud_event
+def handle(event: CloudEvent) -> None:
+    app.dispatcher().handle(event.get_data())

@@ -1,0 +1,11 @@
+"""Pub/Sub (onboarding-progress): one WhatsApp message per event. Raising redelivers."""
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from jiwa import app
+
+
+@functions_framework.cloud_event
+def handle(event: CloudEvent) -> None:
+    app.notifier().handle(event.get_data())

@@ -1,0 +1,56 @@
+"""The handlers each function serves, built once per process from the environment."""
+
+from __future__ import annotations
+
+import functools
+
+from jiwa import logs
+from jiwa.clients import Clients, for_process
+from jiwa.handlers.dispatcher import Dispatcher
+from jiwa.handlers.notifier import Notifier
+from jiwa.handlers.oauth import OAuthHandler
+from jiwa.handlers.webhook import WebhookHandler
+from jiwa.launchers import CloudRunLauncher, Launcher, LocalProcessLauncher
+
+
+def _clients() -> Clients:
+    clients = for_process()
+    logs.configure(clients.settings.project, clients.settings.log_level)
+    return clients
+
+
+@functools.cache
+def webhook() -> WebhookHandler:
+    c = _clients()
+    s = c.settings
+    s.require("whatsapp_app_secret", "whatsapp_verify_token")
+    return WebhookHandler(app_secret=s.whatsapp_app_secret, verify_token=s.whatsapp_verify_token,
+                          default_language=s.default_language, store=c.store,
+                          inbound=c.guard("inboundMessages"), whatsapp=c.whatsapp,
+                          instagram=c.instagram, signer=c.signer)
+
+
+@functools.cache
+def oauth() -> OAuthHandler:
+    c = _clients()
+    return OAuthHandler(store=c.store, signer=c.signer, cipher=c.cipher, instagram=c.instagram,
+                        whatsapp=c.whatsapp, publisher=c.publisher)
+
+
+@functools.cache
+def dispatcher() -> Dispatcher:
+    c = _clients()
+    s = c.settings
+    launcher: Launcher
+    if s.cloud_run_job_name:
+        launcher = CloudRunLauncher.build(s.project, s.cloud_run_region, s.cloud_run_job_name,
+                                          s.cloud_run_api_endpoint)
+    else:
+        launcher = LocalProcessLauncher()
+    return Dispatcher(c.store, launcher)
+
+
+@functools.cache
+def notifier() -> Notifier:
+    c = _clients()
+    return Notifier(c.store, c.guard("notifications"), c.whatsapp)

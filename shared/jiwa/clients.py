@@ -1,0 +1,86 @@
+"""Builds the real clients from settings, once per process (warm starts reuse them)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import httpx
+
+from jiwa.crypto import StateSigner, TokenCipher
+from jiwa.events import EventPublisher
+from jiwa.guards import SendGuard
+from jiwa.instagram import InstagramClient
+from jiwa.settings import Settings
+from jiwa.store import JobStore
+from jiwa.whatsapp import WhatsAppClient
+
+
+class Clients:
+    """Lazily built, cached clients for one settings object."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @functools.cached_property
+    def firestore(self) -> Any:
+        from google.cloud import firestore
+
+        return firestore.Client(project=self.settings.project)
+
+    @functools.cached_property
+    def store(self) -> JobStore:
+        return JobStore(self.firestore)
+
+    @functools.cached_property
+    def publisher(self) -> EventPublisher:
+        s = self.settings
+        return EventPublisher(s.project, s.requested_topic, s.progress_topic)
+
+    @functools.cached_property
+    def http(self) -> httpx.Client:
+        # httpx owns transient-connection retries (transport retries=2); Pub/Sub or
+        # WhatsApp redelivery owns everything above that.
+        return httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0),
+                            transport=httpx.HTTPTransport(retries=2))
+
+    @functools.cached_property
+    def whatsapp(self) -> WhatsAppClient:
+        s = self.settings
+        s.require("whatsapp_access_token", "whatsapp_phone_number_id")
+        return WhatsAppClient(self.http, s.meta_graph_url, s.graph_api_version,
+                              s.whatsapp_phone_number_id, s.whatsapp_access_token)
+
+    @functools.cached_property
+    def instagram(self) -> InstagramClient:
+        s = self.settings
+        s.require("instagram_app_id", "instagram_app_secret", "instagram_redirect_uri")
+        return InstagramClient(self.http, app_id=s.instagram_app_id,
+                               app_secret=s.instagram_app_secret,
+                               redirect_uri=s.instagram_redirect_uri,
+                               auth_url=s.instagram_auth_url, api_url=s.instagram_api_url,
+                               graph_url=s.instagram_graph_url, version=s.graph_api_version)
+
+    @functools.cached_property
+    def signer(self) -> StateSigner:
+        self.settings.require("oauth_state_secret")
+        return StateSigner(self.settings.oauth_state_secret,
+                           self.settings.oauth_state_ttl_seconds)
+
+    @functools.cached_property
+    def cipher(self) -> TokenCipher:
+        self.settings.require("token_encryption_key")
+        return TokenCipher(self.settings.token_encryption_key)
+
+    def guard(self, collection: str) -> SendGuard:
+        return SendGuard(self.firestore, collection)
+
+
+_CACHED: dict[str, Clients] = {}
+
+
+def for_process(settings: Settings | None = None) -> Clients:
+    """The process-wide clients, created on first use (a function's cold start)."""
+    if "default" not in _CACHED:
+        _CACHED["default"] = Clients(settings or Settings.from_env(required=["project"]))
+    return _CACHED["default"]

@@ -1,0 +1,171 @@
+"""Local stand-in for Meta's Graph API: WhatsApp send, Instagram login, token and profile.
+
+A development tool (never imported by production code). It speaks the wire formats of
+WIRE.md, records every WhatsApp message so tests and the demo can read the conversation,
+and injects failures on request:
+
+  GET  /_standin/messages[?to=PHONE]        the recorded conversation
+  POST /_standin/faults  {"whatsapp": [{"status": 500, "code": 131000, "times": 3}],
+                          "whatsapp_invalid": ["628..."], "instagram_deny": true,
+                          "instagram_token_error": true, "latency_ms": 0}
+  POST /_standin/reset
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import threading
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, jsonify, redirect, request
+
+SAMPLE_PROFILE = {
+    "user_id": "17841400000000001",
+    "username": "kopisenja.id",
+    "name": "Kopi Senja",
+    "biography": "Kopi susu gula aren & biji kopi Nusantara. Jakarta Selatan. "
+                 "Pesan antar setiap hari.",
+    "website": "",
+    "followers_count": 12840,
+    "media_count": 214,
+    "profile_picture_url": "",
+}
+
+SAMPLE_POSTS = [
+    ("Kopi susu gula aren andalan kami, manisnya pas! #kopisusu #jakarta", "IMAGE"),
+    ("Biji kopi Gayo single origin, sangrai medium. Cocok untuk V60.", "IMAGE"),
+    ("Senja di kedai kami. Tempat nongkrong favorit di Jaksel.", "IMAGE"),
+    ("Promo 2 kopi susu 35rb setiap Jumat!", "CAROUSEL_ALBUM"),
+    ("Es kopi pandan, menu baru musim ini.", "IMAGE"),
+    ("Barista kami menyiapkan manual brew Toraja.", "VIDEO"),
+]
+
+
+class MetaState:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.faults: dict[str, Any] = {}
+        self.codes: dict[str, str] = {}
+        self.tokens: set[str] = set()
+        self.website = ""
+        self.counter = itertools.count(1)
+
+
+def create_app(state: MetaState | None = None, website: str = "") -> Flask:
+    st = state or MetaState()
+    st.website = website
+    app = Flask("meta_standin")
+
+    def graph_error(status: int, code: int, message: str) -> Any:
+        return jsonify({"error": {"message": message, "type": "OAuthException", "code": code,
+                                  "fbtrace_id": secrets.token_hex(6)}}), status
+
+    @app.post("/<version>/<phone_number_id>/messages")
+    def send(version: str, phone_number_id: str) -> Any:
+        if not request.headers.get("Authorization", "").startswith("Bearer "):
+            return graph_error(401, 190, "Invalid OAuth access token.")
+        body = request.get_json(silent=True) or {}
+        time.sleep(st.faults.get("latency_ms", 0) / 1000)
+        with st.lock:
+            if body.get("to") in st.faults.get("whatsapp_invalid", []):
+                return graph_error(400, 131026, "Message undeliverable.")
+            queue = st.faults.get("whatsapp", [])
+            if queue:
+                fault = queue[0]
+                fault["times"] = fault.get("times", 1) - 1
+                if fault["times"] <= 0:
+                    queue.pop(0)
+                return graph_error(fault.get("status", 500), fault.get("code", 131000),
+                                   "Injected failure")
+            wamid = f"wamid.standin{next(st.counter):06d}"
+            st.messages.append({"id": wamid, "to": body.get("to"), "type": body.get("type"),
+                                "body": body, "phoneNumberId": phone_number_id,
+                                "at": time.time()})
+        return jsonify({"messaging_product": "whatsapp",
+                        "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
+                        "messages": [{"id": wamid}]})
+
+    @app.get("/oauth/authorize")
+    def authorize() -> Any:
+        # Plays the user tapping "Allow" (or "Cancel" when instagram_deny is set).
+        redirect_uri, state_param = request.args["redirect_uri"], request.args.get("state", "")
+        if st.faults.get("instagram_deny"):
+            query = urlencode({"error": "access_denied", "error_reason": "user_denied",
+                               "error_description": "Permissions error", "state": state_param})
+            return redirect(f"{redirect_uri}?{query}")
+        code = secrets.token_urlsafe(16)
+        with st.lock:
+            st.codes[code] = request.args.get("client_id", "")
+        return redirect(f"{redirect_uri}?{urlencode({'code': code, 'state': state_param})}")
+
+    @app.post("/oauth/access_token")
+    def short_token() -> Any:
+        code = request.form.get("code", "")
+        with st.lock:
+            known = st.codes.pop(code, None)  # codes are single use
+        if known is None or request.form.get("grant_type") != "authorization_code" \
+                or st.faults.get("instagram_token_error"):
+            return jsonify({"error_type": "OAuthException", "code": 400,
+                            "error_message": "Invalid authorization code"}), 400
+        token = "IGshort" + secrets.token_urlsafe(24)
+        with st.lock:
+            st.tokens.add(token)
+        return jsonify({"data": [{"access_token": token, "user_id": SAMPLE_PROFILE["user_id"],
+                                  "permissions": "instagram_business_basic"}]})
+
+    @app.get("/access_token")
+    def long_token() -> Any:
+        short = request.args.get("access_token", "")
+        if request.args.get("grant_type") != "ig_exchange_token" or short not in st.tokens:
+            return graph_error(400, 190, "Invalid OAuth access token.")
+        token = "IGlong" + secrets.token_urlsafe(32)
+        with st.lock:
+            st.tokens.add(token)
+        return jsonify({"access_token": token, "token_type": "bearer", "expires_in": 5183944})
+
+    @app.get("/<version>/me")
+    def me(version: str) -> Any:
+        if request.args.get("access_token") not in st.tokens:
+            return graph_error(400, 190, "Invalid OAuth access token.")
+        return jsonify({**SAMPLE_PROFILE, "website": st.website})
+
+    @app.get("/<version>/me/media")
+    def media(version: str) -> Any:
+        if request.args.get("access_token") not in st.tokens:
+            return graph_error(400, 190, "Invalid OAuth access token.")
+        base = request.host_url.rstrip("/")
+        data = [{"id": f"1790000000000{i}", "caption": caption, "media_type": kind,
+                 "media_url": f"{base}/_standin/media/{i}.png",
+                 "permalink": f"https://www.instagram.com/p/standin{i}/",
+                 "timestamp": f"2026-11-{20 - i:02d}T10:00:00+0000"}
+                for i, (caption, kind) in enumerate(SAMPLE_POSTS)]
+        return jsonify({"data": data, "paging": {"cursors": {"before": "a", "after": "b"}}})
+
+    @app.get("/_standin/messages")
+    def messages() -> Any:
+        to = request.args.get("to")
+        with st.lock:
+            return jsonify([m for m in st.messages if to is None or m["to"] == to])
+
+    @app.post("/_standin/faults")
+    def faults() -> Any:
+        with st.lock:
+            st.faults.update(request.get_json(force=True))
+        return jsonify(st.faults)
+
+    @app.post("/_standin/reset")
+    def reset() -> Any:
+        with st.lock:
+            website = st.website
+            st.reset()
+            st.website = website
+        return jsonify({"ok": True})
+
+    return app

@@ -1,0 +1,65 @@
+"""Idempotency records for side effects that must happen once per delivery id.
+
+Both use Firestore `create()`, which fails with AlreadyExists: cheaper than a transaction
+and free of the emulator's contention aborts (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from google.api_core.exceptions import AlreadyExists, Conflict
+from google.cloud import firestore
+
+
+class Claim(StrEnum):
+    GRANTED = "granted"  # do the side effect now
+    DONE = "done"  # it already happened: acknowledge
+    BUSY = "busy"  # another delivery holds it right now: retry later
+
+
+class SendGuard:
+    """`notifications/{eventId}`: sending -> sent. A `sending` record older than the lease
+    means a crash between the send and its record: the event is sent again (at least once
+    rather than lost); a fresh one means a concurrent delivery, which must wait."""
+
+    def __init__(self, client: firestore.Client, collection: str = "notifications",
+                 lease: timedelta = timedelta(seconds=60)) -> None:
+        self._col = client.collection(collection)
+        self._lease = lease
+
+    def claim(self, key: str, **fields: Any) -> Claim:
+        ref = self._col.document(key)
+        started = datetime.now(UTC)
+        try:
+            ref.create({"status": "sending", "claimedAt": started, **fields})
+            return Claim.GRANTED
+        except (AlreadyExists, Conflict):
+            pass
+        snap = ref.get()
+        record = snap.to_dict() or {}
+        if record.get("status") in ("sent", "rejected"):
+            return Claim.DONE
+        claimed_at = record.get("claimedAt")
+        if claimed_at is None or started - claimed_at > self._lease:
+            try:  # take over only if nobody else did since we read it
+                ref.update({"status": "sending", "claimedAt": started},
+                           option=self._col._client.write_option(last_update_time=snap.update_time))
+                return Claim.GRANTED
+            except Exception:
+                return Claim.BUSY
+        return Claim.BUSY
+
+    def finish(self, key: str, status: str = "sent", **fields: Any) -> None:
+        self._col.document(key).update({"status": status, "finishedAt": datetime.now(UTC),
+                                        **fields})
+
+    def release(self, key: str) -> None:
+        """The side effect did not happen: let the next delivery try."""
+        self._col.document(key).delete()
+
+    def status(self, key: str) -> str | None:
+        snap = self._col.document(key).get()
+        return (snap.to_dict() or {}).get("status") if snap.exists else None

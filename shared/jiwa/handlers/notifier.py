@@ -1,0 +1,64 @@
+"""onboarding-progress -> one WhatsApp message per event id."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from jiwa.crypto import mask_phone
+from jiwa.events import BadEventError, ProgressEvent, decode_pubsub_data
+from jiwa.guards import Claim, SendGuard
+from jiwa.messages import render
+from jiwa.store import JobStore
+from jiwa.whatsapp import WhatsAppClient, WhatsAppError
+
+log = logging.getLogger("jiwa.notifier")
+
+
+class RetryLaterError(RuntimeError):
+    """Raised to make Pub/Sub redeliver (its retry policy owns the backoff)."""
+
+
+class Notifier:
+    def __init__(self, store: JobStore, guard: SendGuard, whatsapp: WhatsAppClient) -> None:
+        self._store, self._guard, self._whatsapp = store, guard, whatsapp
+
+    def handle(self, data: Mapping[str, Any] | None) -> str:
+        try:
+            event = decode_pubsub_data(data, ProgressEvent)
+        except BadEventError as exc:
+            log.error("notifier: dropping bad message: %s", exc)
+            return "dropped"
+        return self.deliver(event)
+
+    def deliver(self, event: ProgressEvent) -> str:
+        ctx = {"job_id": event.job_id, "event_id": event.event_id}
+        job = self._store.get(event.job_id)
+        if job is None:
+            log.error("notifier: event for unknown job", extra=ctx)
+            return "dropped"
+        claim = self._guard.claim(event.event_id, jobId=event.job_id, kind=str(event.kind))
+        if claim is Claim.DONE:
+            log.info("notifier: already sent", extra=ctx)
+            return "duplicate"
+        if claim is Claim.BUSY:
+            raise RetryLaterError(f"event {event.event_id} is being sent by another delivery")
+        outgoing = render(event, job.language)
+        try:
+            if outgoing.image_url:
+                wamid = self._whatsapp.send_image(job.phone, outgoing.image_url, outgoing.body)
+            else:
+                wamid = self._whatsapp.send_text(job.phone, outgoing.body)
+        except WhatsAppError as exc:
+            if exc.retryable:
+                self._guard.release(event.event_id)
+                log.warning("notifier: WhatsApp busy (%s); will retry", exc.code, extra=ctx)
+                raise RetryLaterError(str(exc)) from exc
+            self._guard.finish(event.event_id, "rejected", code=str(exc.code))
+            log.error("notifier: WhatsApp refused for %s (code %s); not retrying",
+                      mask_phone(job.phone), exc.code, extra=ctx)
+            return "rejected"
+        self._guard.finish(event.event_id, "sent", wamid=wamid)
+        log.info("notifier: sent %s", event.kind, extra=ctx)
+        return "sent"

@@ -1,0 +1,115 @@
+"""WhatsApp webhook: verify, authenticate, dedupe, and answer each text command."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from jiwa.crypto import StateSigner, mask_phone
+from jiwa.guards import Claim, SendGuard
+from jiwa.instagram import InstagramClient
+from jiwa.messages import detect_language, text
+from jiwa.store import JobStore, Status
+from jiwa.whatsapp import InboundText, WhatsAppClient, inbound_messages
+
+log = logging.getLogger("jiwa.webhook")
+
+MAX_BODY_BYTES = 256 * 1024
+START_COMMANDS = {"/daftar", "daftar", "/register", "register"}
+STATUS_COMMANDS = {"/status", "status"}
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: str = "ok"
+
+
+class WebhookHandler:
+    def __init__(self, *, app_secret: str, verify_token: str, default_language: str,
+                 store: JobStore, inbound: SendGuard, whatsapp: WhatsAppClient,
+                 instagram: InstagramClient, signer: StateSigner) -> None:
+        self._secret = app_secret.encode()
+        self._verify_token = verify_token
+        self._default_language = default_language
+        self._store, self._inbound = store, inbound
+        self._whatsapp, self._instagram, self._signer = whatsapp, instagram, signer
+
+    def verify(self, args: Mapping[str, str]) -> Reply:
+        """Meta's subscription handshake: echo the challenge only for our token."""
+        token = args.get("hub.verify_token", "")
+        if args.get("hub.mode") == "subscribe" and self._verify_token and hmac.compare_digest(
+                token.encode(), self._verify_token.encode()):
+            return Reply(200, args.get("hub.challenge", ""))
+        return Reply(403, "forbidden")
+
+    def receive(self, raw_body: bytes, signature: str | None) -> Reply:
+        if len(raw_body) > MAX_BODY_BYTES:
+            return Reply(413, "payload too large")
+        if not signature:
+            return Reply(401, "missing signature")
+        expected = "sha256=" + hmac.new(self._secret, raw_body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(signature.strip().encode(), expected.encode()):
+            return Reply(403, "bad signature")
+        try:
+            envelope = json.loads(raw_body)
+        except (ValueError, UnicodeDecodeError):
+            return Reply(400, "malformed json")
+        messages, skipped = inbound_messages(envelope)
+        failed = 0
+        for message in messages:
+            if not self._handle_once(message):
+                failed += 1
+        log.info("webhook: %d text message(s), %d other item(s) ignored, %d to retry",
+                 len(messages), skipped, failed)
+        # Non-2xx asks WhatsApp to redeliver; the inbound guard makes the redelivery safe.
+        return Reply(503, "retry") if failed else Reply(200, "ok")
+
+    def _handle_once(self, message: InboundText) -> bool:
+        claim = self._inbound.claim(message.message_id)
+        if claim is Claim.DONE:
+            return True
+        if claim is Claim.BUSY:
+            return False
+        try:
+            outcome = self._answer(message)
+        except Exception:
+            log.exception("webhook: answering %s failed", mask_phone(message.sender))
+            self._inbound.release(message.message_id)
+            return False
+        self._inbound.finish(message.message_id, outcome=outcome)
+        return True
+
+    def _answer(self, message: InboundText) -> str:
+        command = " ".join(message.text.strip().lower().split())[:40]
+        language = detect_language(message.text, self._default_language)
+        to = message.sender
+        if command in START_COMMANDS:
+            job, created = self._store.open_for_phone(to, language)
+            if job.status == Status.AWAITING_AUTH:
+                url = self._instagram.authorize_url(self._signer.issue(job.id, to))
+                name = f" {message.name}" if message.name else ""
+                self._whatsapp.send_link_button(
+                    to, text("login_link", job.language, name=name),
+                    text("login_button", job.language), url)
+                log.info("webhook: login link sent", extra={"job_id": job.id,
+                                                           "phone": mask_phone(to)})
+                return "login_link" if created else "login_link_again"
+            self._whatsapp.send_text(to, text("already_running", job.language,
+                                              status=job.status, wave=job.current_wave))
+            return "already_running"
+        if command in STATUS_COMMANDS:
+            latest = self._store.latest_job_for(to)
+            if latest is None:
+                self._whatsapp.send_text(to, text("status_none", language))
+            else:
+                self._whatsapp.send_text(to, text("status", latest.language,
+                                                  status=latest.status,
+                                                  wave=latest.current_wave))
+            return "status"
+        self._whatsapp.send_text(to, text("help", language))
+        return "help"

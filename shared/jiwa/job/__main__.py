@@ -1,0 +1,66 @@
+"""The Cloud Run Job's entry point (`jiwa-job`): run the waves of job $JOB_ID.
+
+Reads CLOUD_RUN_TASK_ATTEMPT (0-based) to know whether this is the last allowed try.
+Exit 0 when done, non-zero to ask Cloud Run for a retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+
+from jiwa import logs
+from jiwa.clients import Clients
+from jiwa.job.runner import JobRunner, Wave
+from jiwa.settings import MissingSettingError, Settings
+
+log = logging.getLogger("jiwa.job")
+
+PipelineFactory = Callable[[Clients], list[Wave]]
+
+
+def load_pipeline(spec: str) -> PipelineFactory:
+    """`module:attribute`, the attribute a callable building the waves from the clients."""
+    module_name, _, attribute = spec.partition(":")
+    factory: PipelineFactory = getattr(importlib.import_module(module_name), attribute)
+    return factory
+
+
+async def _run(settings: Settings, job_id: str, attempt: int) -> int:
+    clients = Clients(settings)
+    runner = JobRunner(clients.store, clients.publisher,
+                       load_pipeline(settings.pipeline)(clients),
+                       max_attempts=settings.job_max_attempts,
+                       heartbeat_seconds=settings.heartbeat_seconds)
+    task = asyncio.current_task()
+    assert task is not None
+    # Cloud Run sends SIGTERM 10 s before SIGKILL: stop at once, leaving the last
+    # checkpoint as it is, so the retry resumes cleanly.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await runner.run(job_id, attempt)
+    except asyncio.CancelledError:
+        log.warning("job: stopped by SIGTERM", extra={"job_id": job_id, "attempt": attempt})
+        return 143
+
+
+def main() -> None:
+    try:
+        settings = Settings.from_env(required=["project"])
+    except MissingSettingError as exc:
+        sys.exit(f"jiwa-job: {exc}")
+    logs.configure(settings.project, settings.log_level)
+    job_id = os.environ.get("JOB_ID", "")
+    if not job_id:
+        sys.exit("jiwa-job: missing required setting(s): JOB_ID")
+    attempt = int(os.environ.get("CLOUD_RUN_TASK_ATTEMPT", "0"))
+    sys.exit(asyncio.run(_run(settings, job_id, attempt)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Starting the job: a Cloud Run Jobs execution in production, a local process otherwise."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from typing import Any, Protocol
+
+log = logging.getLogger("jiwa.launch")
+
+
+class Launcher(Protocol):
+    def launch(self, job_id: str) -> str:
+        """Start the job for `job_id`; return the execution's name."""
+        ...
+
+
+class CloudRunLauncher:
+    """RunJob with a JOB_ID override. Cloud Run owns the retry of a crashed task
+    (`max_retries` on the job); we never wait on the long-running operation."""
+
+    def __init__(self, client: Any, job_name: str) -> None:
+        self._client = client
+        self._job = job_name
+
+    @classmethod
+    def build(cls, project: str, region: str, job: str, endpoint: str | None) -> CloudRunLauncher:
+        from google.cloud import run_v2
+
+        if endpoint:  # a local stand-in of the Admin API speaks plaintext gRPC
+            import grpc
+            from google.cloud.run_v2.services.jobs.transports import JobsGrpcTransport
+
+            transport = JobsGrpcTransport(channel=grpc.insecure_channel(endpoint))
+            client = run_v2.JobsClient(transport=transport)
+        else:
+            client = run_v2.JobsClient()
+        return cls(client, f"projects/{project}/locations/{region}/jobs/{job}")
+
+    def launch(self, job_id: str) -> str:
+        from google.cloud import run_v2
+
+        override = run_v2.RunJobRequest.Overrides.ContainerOverride(
+            env=[run_v2.EnvVar(name="JOB_ID", value=job_id)])
+        request = run_v2.RunJobRequest(
+            name=self._job,
+            overrides=run_v2.RunJobRequest.Overrides(container_overrides=[override],
+                                                     task_count=1))
+        operation = self._client.run_job(request=request)
+        return str(operation.metadata.name)
+
+
+class LocalProcessLauncher:
+    """Runs `python -m jiwa.job.supervisor`, which retries a crashed job like Cloud Run.
+
+    The process stays in the caller's process group, so stopping a local function stops
+    the jobs it started."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self._env = env
+
+    def launch(self, job_id: str) -> str:
+        env = {**(self._env if self._env is not None else os.environ), "JOB_ID": job_id}
+        process = subprocess.Popen([sys.executable, "-m", "jiwa.job.supervisor"], env=env,
+                                   stdin=subprocess.DEVNULL)
+        threading.Thread(target=process.wait, daemon=True).start()  # reap when it ends
+        return f"local/{job_id}/{process.pid}"

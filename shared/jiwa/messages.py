@@ -1,0 +1,136 @@
+"""Everything the user reads, in Indonesian and English."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jiwa.events import ProgressEvent, ProgressKind
+
+LANGUAGES = ("id", "en")
+
+TEXTS: dict[str, dict[str, str]] = {
+    "login_link": {
+        "id": "Halo{name}! Untuk mulai, hubungkan akun Instagram bisnis Anda lewat tautan ini "
+              "(berlaku 15 menit):",
+        "en": "Hi{name}! To get started, connect your Instagram business account with this "
+              "link (valid for 15 minutes):",
+    },
+    "login_button": {"id": "Hubungkan Instagram", "en": "Connect Instagram"},
+    "already_running": {
+        "id": "Onboarding Anda sedang berjalan ({status}, tahap {wave} dari 9). "
+              "Kami kabari setiap langkahnya di sini.",
+        "en": "Your onboarding is already under way ({status}, step {wave} of 9). "
+              "We'll keep you posted here.",
+    },
+    "status_none": {
+        "id": "Belum ada onboarding. Kirim /daftar untuk mulai.",
+        "en": "No onboarding yet. Send /register to start.",
+    },
+    "status": {
+        "id": "Status onboarding: {status}, tahap {wave} dari 9.",
+        "en": "Onboarding status: {status}, step {wave} of 9.",
+    },
+    "help": {
+        "id": "Perintah: /daftar untuk mulai onboarding, /status untuk melihat progres.",
+        "en": "Commands: /register to start onboarding, /status to see progress.",
+    },
+    "rate_limited": {
+        "id": "Terlalu banyak permintaan. Coba lagi sebentar lagi.",
+        "en": "Too many requests. Please try again in a moment.",
+    },
+    "accepted": {
+        "id": "Instagram @{handle} terhubung! Kami mulai menyiapkan semuanya untuk Anda…",
+        "en": "Instagram @{handle} connected! We're on it…",
+    },
+    "login_failed": {
+        "id": "Login Instagram tidak selesai ({reason}). Kirim /daftar untuk mencoba lagi.",
+        "en": "The Instagram login did not complete ({reason}). Send /register to try again.",
+    },
+    "completed": {
+        "id": "Selesai! Analisis brand, kalender konten, dan {images} gambar Anda sudah siap.",
+        "en": "Done! Your brand analysis, content calendar and {images} images are ready.",
+    },
+    "failed": {
+        "id": "Maaf, terjadi kendala saat {step}: {reason}. Kirim /daftar untuk mencoba lagi.",
+        "en": "Sorry, something went wrong while {step}: {reason}. Send /register to try again.",
+    },
+    "image_progress": {"id": "Membuat gambar {i} dari {n}…", "en": "Creating image {i} of {n}…"},
+    "image_ready": {"id": "Gambar {i} dari {n}: {caption}", "en": "Image {i} of {n}: {caption}"},
+    "all_images_ready": {"id": "Semua {n} gambar siap!", "en": "All {n} images ready!"},
+}
+
+WAVE_TEXTS: dict[str, dict[str, str]] = {
+    "profile": {"id": "Mempelajari bisnis Anda…", "en": "Learning about your business…"},
+    "website": {"id": "Membaca website Anda…", "en": "Reading your website…"},
+    "brand": {"id": "Menganalisis brand Anda…", "en": "Analyzing your brand…"},
+    "products": {"id": "Menyiapkan produk Anda…", "en": "Preparing your products…"},
+    "influencers": {"id": "Mencari influencer AI yang cocok…",
+                    "en": "Matching AI influencers…"},
+    "calendar": {"id": "Menyusun kalender konten…", "en": "Planning your content calendar…"},
+    "prompts": {"id": "Merancang konsep gambar…", "en": "Designing your images…"},
+    "images": {"id": "Membuat gambar…", "en": "Creating images…"},
+    "quality": {"id": "Memeriksa kualitas gambar…", "en": "Checking image quality…"},
+}
+
+SUMMARY_TITLES = {
+    "brand": {"id": "Analisis brand", "en": "Brand analysis"},
+    "products": {"id": "Produk unggulan", "en": "Featured products"},
+    "influencers": {"id": "Influencer AI", "en": "AI influencers"},
+    "calendar": {"id": "Kalender siap!", "en": "Calendar ready!"},
+}
+
+STEP_NAMES = {
+    "id": "menyiapkan onboarding", "en": "preparing your onboarding",
+}
+
+
+def text(key: str, language: str, **values: object) -> str:
+    table = TEXTS[key]
+    return table.get(language, table["en"]).format(**values)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    body: str
+    image_url: str | None = None
+
+
+def render(event: ProgressEvent, language: str) -> Outgoing:
+    """The one WhatsApp message an event becomes."""
+    lang = language if language in LANGUAGES else "en"
+    p = event.payload
+    match event.kind:
+        case ProgressKind.ACCEPTED:
+            return Outgoing(text("accepted", lang, handle=p.get("handle", "")))
+        case ProgressKind.WAVE:
+            table = WAVE_TEXTS.get(event.wave_name)
+            return Outgoing(table[lang] if table else f"{event.wave}/9…")
+        case ProgressKind.SUMMARY:
+            title = SUMMARY_TITLES.get(event.wave_name, {}).get(lang, event.wave_name)
+            if p.get("all_images_ready"):
+                title = text("all_images_ready", lang, n=p["all_images_ready"])
+            return Outgoing(f"{title}\n{p.get('summary', '')}".strip())
+        case ProgressKind.IMAGE_PROGRESS:
+            return Outgoing(text("image_progress", lang, i=event.image_index,
+                                 n=event.image_count))
+        case ProgressKind.IMAGE_READY:
+            caption = text("image_ready", lang, i=event.image_index, n=event.image_count,
+                           caption=p.get("caption", ""))
+            return Outgoing(caption, image_url=p.get("url"))
+        case ProgressKind.COMPLETED:
+            return Outgoing(text("completed", lang, images=p.get("images", "0")))
+        case ProgressKind.FAILED:
+            step = WAVE_TEXTS.get(event.wave_name, {}).get(lang, STEP_NAMES[lang])
+            reason = p.get(f"reason_{lang}") or p.get("reason", "")
+            return Outgoing(text("failed", lang, step=step.rstrip("…").lower(), reason=reason))
+    raise ValueError(f"no text for {event.kind}")
+
+
+def detect_language(text_body: str, default: str) -> str:
+    """Commands pick the language (/daftar vs /register); otherwise the default."""
+    word = text_body.strip().lower().lstrip("/").split(" ", 1)[0] if text_body.strip() else ""
+    if word in {"register", "start", "help", "hello", "hi"}:
+        return "en"
+    if word in {"daftar", "mulai", "bantuan", "halo"}:
+        return "id"
+    return default

@@ -1,0 +1,300 @@
+"""Firestore persistence of onboarding jobs: every status change is a checked transaction.
+
+Layout (DESIGN.md): `onboardingJobs/{id}` with `waves/{n}` checkpoints and `events/{id}`
+timeline; `activePhones/{digest}` holds the one active job of a phone; `loginStates/{nonce}`
+records a consumed login state.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from google.cloud import firestore
+
+from jiwa.crypto import phone_digest
+from jiwa.events import ProgressEvent
+
+JOBS = "onboardingJobs"
+
+
+class Status(StrEnum):
+    AWAITING_AUTH = "AWAITING_AUTH"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+ACTIVE = frozenset({Status.AWAITING_AUTH, Status.QUEUED, Status.RUNNING})
+
+# RUNNING -> QUEUED is the sweeper's re-dispatch; COMPLETED/FAILED -> QUEUED an operator rerun.
+ALLOWED: dict[Status, frozenset[Status]] = {
+    Status.AWAITING_AUTH: frozenset({Status.QUEUED, Status.FAILED}),
+    Status.QUEUED: frozenset({Status.RUNNING, Status.FAILED}),
+    Status.RUNNING: frozenset({Status.RUNNING, Status.COMPLETED, Status.FAILED, Status.QUEUED}),
+    Status.COMPLETED: frozenset({Status.QUEUED}),
+    Status.FAILED: frozenset({Status.QUEUED}),
+}
+
+
+class IllegalTransitionError(RuntimeError):
+    def __init__(self, job_id: str, current: str | None, target: Status) -> None:
+        super().__init__(f"job {job_id}: illegal transition {current} -> {target}")
+        self.current = current
+        self.target = target
+
+
+class JobNotFoundError(LookupError):
+    pass
+
+
+class StateAlreadyUsedError(RuntimeError):
+    """A login state was presented a second time."""
+
+
+@dataclass
+class Job:
+    id: str
+    phone: str
+    status: Status
+    language: str = "id"
+    current_wave: int = 0
+    attempt: int = 0
+    run: int = 1
+    instagram_handle: str | None = None
+    instagram_token: str | None = None  # encrypted (jiwa.crypto.TokenCipher)
+    business_id: str | None = None
+    error: dict[str, str] | None = None
+    execution: str | None = None
+    dispatched_run: int = 0
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _FIELDS = {
+        "id": "id", "phone": "phone", "status": "status", "language": "language",
+        "current_wave": "currentWave", "attempt": "attempt", "run": "run",
+        "instagram_handle": "instagramHandle", "instagram_token": "instagramToken",
+        "business_id": "businessId", "error": "error", "execution": "execution",
+        "dispatched_run": "dispatchedRun", "created_at": "createdAt",
+        "started_at": "startedAt", "completed_at": "completedAt",
+        "heartbeat_at": "heartbeatAt",
+    }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Job:
+        known = {attr: doc[key] for attr, key in cls._FIELDS.items() if key in doc}
+        known["status"] = Status(known["status"])
+        extra = {k: v for k, v in doc.items() if k not in cls._FIELDS.values()}
+        return cls(**known, extra=extra)
+
+    def to_doc(self) -> dict[str, Any]:
+        return {key: getattr(self, attr) for attr, key in self._FIELDS.items()}
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobStore:
+    def __init__(self, client: firestore.Client, login_window: timedelta = timedelta(minutes=15)):
+        self._db = client
+        self._login_window = login_window
+
+    # -- reading ---------------------------------------------------------------------
+    def _ref(self, job_id: str) -> firestore.DocumentReference:
+        return self._db.collection(JOBS).document(job_id)
+
+    def get(self, job_id: str) -> Job | None:
+        snap = self._ref(job_id).get()
+        return Job.from_doc(snap.to_dict()) if snap.exists else None
+
+    def require(self, job_id: str) -> Job:
+        job = self.get(job_id)
+        if job is None:
+            raise JobNotFoundError(job_id)
+        return job
+
+    def latest_job_for(self, phone: str) -> Job | None:
+        """The phone's most recent job, active or finished."""
+        lock = self._db.collection("activePhones").document(phone_digest(phone)).get()
+        return self.get(lock.get("jobId")) if lock.exists else None
+
+    def list_jobs(self, status: Status | None = None, limit: int = 100) -> list[Job]:
+        query: Any = self._db.collection(JOBS)
+        if status:
+            query = query.where(filter=firestore.FieldFilter("status", "==", str(status)))
+        query = query.order_by("createdAt", direction=firestore.Query.DESCENDING).limit(limit)
+        return [Job.from_doc(s.to_dict()) for s in query.stream()]
+
+    # -- creating --------------------------------------------------------------------
+    def open_for_phone(self, phone: str, language: str) -> tuple[Job, bool]:
+        """The phone's active job, or a new AWAITING_AUTH one (True when created).
+
+        A login that was never finished within the window expires here, so the user can
+        start again; any other active job is returned as it is (one active job per phone).
+        """
+        lock_ref = self._db.collection("activePhones").document(phone_digest(phone))
+
+        @firestore.transactional
+        def txn(transaction: firestore.Transaction) -> tuple[Job, bool]:
+            lock = lock_ref.get(transaction=transaction)
+            if lock.exists:
+                current_ref = self._ref(lock.get("jobId"))
+                snap = current_ref.get(transaction=transaction)
+                if snap.exists:
+                    current = Job.from_doc(snap.to_dict())
+                    stale = (current.status == Status.AWAITING_AUTH and current.created_at
+                             and now() - current.created_at > self._login_window)
+                    if current.active and not stale:
+                        return current, False
+                    if stale:
+                        transaction.update(current_ref, {
+                            "status": str(Status.FAILED), "completedAt": now(),
+                            "error": {"code": "login_expired", "message": "login not finished"},
+                        })
+            job = Job(id=new_job_id(), phone=phone, status=Status.AWAITING_AUTH,
+                      language=language, created_at=now())
+            transaction.create(self._ref(job.id), job.to_doc())
+            transaction.set(lock_ref, {"jobId": job.id, "updatedAt": now()})
+            return job, True
+
+        return txn(self._db.transaction())
+
+    # -- transitions -----------------------------------------------------------------
+    def transition(self, job_id: str, target: Status, *, expect: set[Status] | None = None,
+                   **updates: Any) -> Job:
+        """Move a job to `target` if the table (and `expect`, when given) allows it."""
+        ref = self._ref(job_id)
+
+        @firestore.transactional
+        def txn(transaction: firestore.Transaction) -> Job:
+            snap = ref.get(transaction=transaction)
+            if not snap.exists:
+                raise JobNotFoundError(job_id)
+            job = Job.from_doc(snap.to_dict())
+            if target not in ALLOWED[job.status] or (expect and job.status not in expect):
+                raise IllegalTransitionError(job_id, job.status, target)
+            changes = {"status": str(target), **{Job._FIELDS.get(k, k): v
+                                                 for k, v in updates.items()}}
+            transaction.update(ref, changes)
+            return Job.from_doc({**snap.to_dict(), **changes})
+
+        return txn(self._db.transaction())
+
+    def queue_after_login(self, job_id: str, nonce: str, *, instagram_token: str,
+                          instagram_handle: str) -> Job:
+        """Consume the login state and queue the job in one transaction."""
+        ref, nonce_ref = self._ref(job_id), self._db.collection("loginStates").document(nonce)
+
+        @firestore.transactional
+        def txn(transaction: firestore.Transaction) -> Job:
+            if nonce_ref.get(transaction=transaction).exists:
+                raise StateAlreadyUsedError(nonce)
+            snap = ref.get(transaction=transaction)
+            if not snap.exists:
+                raise JobNotFoundError(job_id)
+            job = Job.from_doc(snap.to_dict())
+            if job.status != Status.AWAITING_AUTH:
+                raise IllegalTransitionError(job_id, job.status, Status.QUEUED)
+            changes = {"status": str(Status.QUEUED), "instagramToken": instagram_token,
+                       "instagramHandle": instagram_handle, "queuedAt": now()}
+            transaction.create(nonce_ref, {"jobId": job_id, "usedAt": now()})
+            transaction.update(ref, changes)
+            return Job.from_doc({**snap.to_dict(), **changes})
+
+        return txn(self._db.transaction())
+
+    def consume_login_state(self, nonce: str, job_id: str) -> bool:
+        """Mark a login state used outside a queueing (denied login); False if it was."""
+        try:
+            self._db.collection("loginStates").document(nonce).create(
+                {"jobId": job_id, "usedAt": now()})
+            return True
+        except Exception as exc:
+            if type(exc).__name__ == "Conflict":
+                return False
+            raise
+
+    def claim_for_dispatch(self, job_id: str, run: int) -> bool:
+        """True exactly once per (job, run) while the job is QUEUED."""
+        ref = self._ref(job_id)
+
+        @firestore.transactional
+        def txn(transaction: firestore.Transaction) -> bool:
+            snap = ref.get(transaction=transaction)
+            if not snap.exists:
+                raise JobNotFoundError(job_id)
+            job = Job.from_doc(snap.to_dict())
+            if job.status != Status.QUEUED or job.dispatched_run >= run or job.run != run:
+                return False
+            transaction.update(ref, {"dispatchedRun": run, "dispatchedAt": now()})
+            return True
+
+        return txn(self._db.transaction())
+
+    def release_dispatch(self, job_id: str, run: int) -> None:
+        """Undo a claim whose launch failed, so the redelivered message can launch."""
+        self._ref(job_id).update({"dispatchedRun": run - 1})
+
+    def record_execution(self, job_id: str, execution: str) -> None:
+        self._ref(job_id).update({"execution": execution})
+
+    def start_attempt(self, job_id: str, attempt: int) -> Job:
+        """QUEUED -> RUNNING, or resume a RUNNING job on Cloud Run's retry."""
+        job = self.require(job_id)
+        updates: dict[str, Any] = {"attempt": attempt, "heartbeat_at": now()}
+        if job.started_at is None or job.status == Status.QUEUED:
+            updates["started_at"] = now()
+        return self.transition(job_id, Status.RUNNING, expect={Status.QUEUED, Status.RUNNING},
+                               **updates)
+
+    def complete(self, job_id: str) -> Job:
+        return self.transition(job_id, Status.COMPLETED, expect={Status.RUNNING},
+                               completed_at=now(), current_wave=9)
+
+    def fail(self, job_id: str, code: str, message: str) -> Job:
+        return self.transition(job_id, Status.FAILED, completed_at=now(),
+                               error={"code": code, "message": message[:2000]})
+
+    def set_current_wave(self, job_id: str, wave: int) -> None:
+        self._ref(job_id).update({"currentWave": wave, "heartbeatAt": now()})
+
+    def heartbeat(self, job_id: str) -> None:
+        self._ref(job_id).update({"heartbeatAt": now()})
+
+    # -- checkpoints and the event log -----------------------------------------------
+    def save_checkpoint(self, job_id: str, wave: int, name: str, output: dict[str, Any]) -> None:
+        self._ref(job_id).collection("waves").document(str(wave)).set(
+            {"wave": wave, "name": name, "output": output, "finishedAt": now()})
+
+    def checkpoints(self, job_id: str) -> dict[int, dict[str, Any]]:
+        docs = self._ref(job_id).collection("waves").stream()
+        return {int(d.id): d.to_dict()["output"] for d in docs}
+
+    def clear_checkpoints(self, job_id: str, from_wave: int) -> None:
+        for doc in self._ref(job_id).collection("waves").stream():
+            if int(doc.id) >= from_wave:
+                doc.reference.delete()
+
+    def log_event(self, event: ProgressEvent) -> None:
+        self._ref(event.job_id).collection("events").document(event.event_id).set(
+            {**event.model_dump(mode="json"), "loggedAt": now()})
+
+    def events(self, job_id: str) -> list[dict[str, Any]]:
+        docs = [d.to_dict() for d in self._ref(job_id).collection("events").stream()]
+        return sorted(docs, key=lambda e: (e["run"], e["seq"]))
+
+
+def new_job_id() -> str:
+    return "job_" + secrets.token_hex(8)

@@ -1,0 +1,103 @@
+"""WhatsApp Cloud API: sending messages, and reading the webhook's envelope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+# Codes Meta documents as "try again later"; everything else 4xx is permanent for us.
+RETRYABLE_CODES = frozenset({130429, 131056, 131000, 4, 80007, 2})
+
+
+class WhatsAppError(RuntimeError):
+    def __init__(self, status: int, code: int | None, message: str, retryable: bool) -> None:
+        super().__init__(f"WhatsApp send failed: HTTP {status} code {code}: {message}")
+        self.status, self.code, self.retryable = status, code, retryable
+
+
+class WhatsAppClient:
+    def __init__(self, http: httpx.Client, base_url: str, version: str,
+                 phone_number_id: str, access_token: str) -> None:
+        self._http = http
+        self._url = f"{base_url.rstrip('/')}/{version}/{phone_number_id}/messages"
+        self._headers = {"Authorization": f"Bearer {access_token}"}
+
+    def send_text(self, to: str, body: str) -> str:
+        return self._send({"to": to, "type": "text",
+                           "text": {"body": body[:4096], "preview_url": True}})
+
+    def send_image(self, to: str, link: str, caption: str) -> str:
+        return self._send({"to": to, "type": "image",
+                           "image": {"link": link, "caption": caption[:1024]}})
+
+    def send_link_button(self, to: str, body: str, label: str, url: str) -> str:
+        return self._send({"to": to, "type": "interactive", "interactive": {
+            "type": "cta_url", "body": {"text": body[:1024]},
+            "action": {"name": "cta_url",
+                       "parameters": {"display_text": label[:20], "url": url}}}})
+
+    def _send(self, message: dict[str, Any]) -> str:
+        payload = {"messaging_product": "whatsapp", "recipient_type": "individual", **message}
+        try:
+            response = self._http.post(self._url, json=payload, headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise WhatsAppError(0, None, type(exc).__name__, retryable=True) from exc
+        if response.status_code < 300:
+            return str(response.json()["messages"][0]["id"])
+        try:
+            error = response.json().get("error", {})
+        except ValueError:
+            error = {}
+        code = error.get("code")
+        retryable = response.status_code >= 500 or response.status_code == 429 \
+            or code in RETRYABLE_CODES
+        raise WhatsAppError(response.status_code, code, str(error.get("message", ""))[:200],
+                            retryable)
+
+
+@dataclass(frozen=True)
+class InboundText:
+    message_id: str
+    sender: str
+    text: str
+    name: str | None = None
+
+
+def inbound_messages(envelope: Any) -> tuple[list[InboundText], int]:
+    """Text messages in a webhook body, and how many other items (statuses, media…) were
+    skipped. Tolerates any shape: a malformed part is skipped, never raised on."""
+    texts: list[InboundText] = []
+    skipped = 0
+    if not isinstance(envelope, dict) or envelope.get("object") != "whatsapp_business_account":
+        return texts, 1
+    for entry in _dicts(envelope.get("entry")):
+        for change in _dicts(entry.get("changes")):
+            value = change.get("value")
+            if not isinstance(value, dict):
+                skipped += 1
+                continue
+            names = {c.get("wa_id"): (c.get("profile") or {}).get("name")
+                     for c in _dicts(value.get("contacts")) if isinstance(c.get("profile"), dict)
+                     or "profile" not in c}
+            skipped += len(_dicts(value.get("statuses")))
+            for message in _dicts(value.get("messages")):
+                text = message.get("text")
+                body = text.get("body") if isinstance(text, dict) else None
+                sender, mid = message.get("from"), message.get("id")
+                if message.get("type") == "text" and _all_str(body, sender, mid):
+                    name = names.get(sender)
+                    texts.append(InboundText(mid, sender, body,
+                                             name if isinstance(name, str) else None))
+                else:
+                    skipped += 1
+    return texts, skipped
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _all_str(*values: Any) -> bool:
+    return all(isinstance(v, str) and v for v in values)
