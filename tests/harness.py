@@ -16,7 +16,8 @@ import httpx
 from google.cloud import firestore
 
 from jiwa.dev.stack import StackState
-from jiwa.store import Job, JobStore
+from jiwa.events import EventPublisher
+from jiwa.store import Job, JobStore, Status
 
 T = TypeVar("T")
 _phones = itertools.count(1)
@@ -114,6 +115,20 @@ class Harness:
             job = self.store.get(job_id)
             return job if job and job.status in statuses else None
         return wait_for(probe, timeout, f"job {job_id} to reach {statuses}")
+
+    def job_processes(self, job_id: str) -> list[dict[str, Any]]:
+        query = self.db.collection("testRuns").where(
+            filter=firestore.FieldFilter("jobId", "==", job_id))
+        return [d.to_dict() for d in query.stream()]
+
+    def queued_job(self, phone: str, language: str = "en") -> Job:
+        """A job that has passed the login, made directly in the store."""
+        job, _ = self.store.open_for_phone(phone, language)
+        return self.store.transition(job.id, Status.QUEUED, instagram_handle="kopisenja.id")
+
+    def publisher(self) -> EventPublisher:
+        return EventPublisher(self.state.project, "onboarding-requested",
+                              "onboarding-progress")
 
     def control(self, phone: str, **rules: Any) -> None:
         """Instructions for the test pipeline (tests/pipelines.py) for this phone's job."""

@@ -18,6 +18,10 @@ SUMMARY_WAVES = {3: "brand", 6: "calendar"}
 
 def build(clients: Clients) -> list[Wave]:
     control = clients.firestore.collection("testControl")
+    # One record per job process, so tests can count how often the job really ran.
+    clients.firestore.collection("testRuns").add({
+        "jobId": os.environ.get("JOB_ID"), "pid": os.getpid(),
+        "attempt": int(os.environ.get("CLOUD_RUN_TASK_ATTEMPT", "0"))})
 
     def make(number: int) -> Any:
         async def run(ctx: WaveContext) -> dict[str, Any]:

@@ -100,7 +100,10 @@ class TokenCipher:
     PREFIX = "v1:"
 
     def __init__(self, key: str) -> None:
-        raw = _b64d(key) if key else b""
+        try:
+            raw = _b64d(key)
+        except ValueError:
+            raw = b""
         if len(raw) != 32:
             raise ValueError("TOKEN_ENCRYPTION_KEY must be 32 bytes, base64url-encoded")
         self._aead = AESGCM(raw)

@@ -27,7 +27,7 @@ class ProgressKind(StrEnum):
 
 class _Message(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
-    version: Literal[1] = SCHEMA_VERSION
+    version: Literal[1] = 1
     event_id: str = Field(min_length=1, max_length=200)
     job_id: str = Field(min_length=1, max_length=100)
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
@@ -101,7 +101,7 @@ class EventPublisher:
     def __init__(self, project: str, requested_topic: str, progress_topic: str,
                  client: Any = None) -> None:
         if client is None:
-            from google.cloud import pubsub_v1
+            from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
             client = pubsub_v1.PublisherClient(
                 batch_settings=pubsub_v1.types.BatchSettings(max_latency=0.002),

@@ -88,7 +88,9 @@ class Job:
     }
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> Job:
+    def from_doc(cls, doc: dict[str, Any] | None) -> Job:
+        if doc is None:
+            raise JobNotFoundError("document has no data")
         known = {attr: doc[key] for attr, key in cls._FIELDS.items() if key in doc}
         known["status"] = Status(known["status"])
         extra = {k: v for k, v in doc.items() if k not in cls._FIELDS.values()}
@@ -188,7 +190,7 @@ class JobStore:
             changes = {"status": str(target), **{Job._FIELDS.get(k, k): v
                                                  for k, v in updates.items()}}
             transaction.update(ref, changes)
-            return Job.from_doc({**snap.to_dict(), **changes})
+            return Job.from_doc({**(snap.to_dict() or {}), **changes})
 
         return txn(self._db.transaction())
 
@@ -211,7 +213,7 @@ class JobStore:
                        "instagramHandle": instagram_handle, "queuedAt": now()}
             transaction.create(nonce_ref, {"jobId": job_id, "usedAt": now()})
             transaction.update(ref, changes)
-            return Job.from_doc({**snap.to_dict(), **changes})
+            return Job.from_doc({**(snap.to_dict() or {}), **changes})
 
         return txn(self._db.transaction())
 

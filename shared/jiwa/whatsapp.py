@@ -86,7 +86,8 @@ def inbound_messages(envelope: Any) -> tuple[list[InboundText], int]:
                 text = message.get("text")
                 body = text.get("body") if isinstance(text, dict) else None
                 sender, mid = message.get("from"), message.get("id")
-                if message.get("type") == "text" and _all_str(body, sender, mid):
+                if (message.get("type") == "text" and isinstance(body, str) and body
+                        and isinstance(sender, str) and sender and isinstance(mid, str) and mid):
                     name = names.get(sender)
                     texts.append(InboundText(mid, sender, body,
                                              name if isinstance(name, str) else None))
@@ -97,7 +98,3 @@ def inbound_messages(envelope: Any) -> tuple[list[InboundText], int]:
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _all_str(*values: Any) -> bool:
-    return all(isinstance(v, str) and v for v in values)

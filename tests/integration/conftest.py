@@ -5,8 +5,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from harness import Harness
+
 from jiwa.dev.stack import Stack
 
 TESTS = Path(__file__).resolve().parents[1]

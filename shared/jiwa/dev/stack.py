@@ -179,7 +179,7 @@ class Stack:
         }
 
     def create_pubsub(self) -> None:
-        from google.cloud import pubsub_v1
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
         from google.protobuf import duration_pb2
 
         env_host = f"127.0.0.1:{self.state.ports['pubsub']}"

@@ -1,0 +1,84 @@
+"""Local gRPC stand-in for the Cloud Run Admin API v2 (a development tool).
+
+Serves `google.cloud.run.v2.Jobs/RunJob`, `google.cloud.run.v2.Executions/GetExecution`
+and `google.longrunning.Operations/GetOperation`, records every RunJobRequest, and
+answers with an Execution named like Cloud Run's. Executions' outcomes can be set by
+tests (`set_execution`).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from concurrent import futures
+from typing import Any
+
+import grpc
+from google.cloud import run_v2
+from google.longrunning import operations_pb2
+from google.protobuf import any_pb2
+
+
+class CloudRunStandIn:
+    def __init__(self) -> None:
+        self.requests: list[run_v2.RunJobRequest] = []
+        self.executions: dict[str, run_v2.Execution] = {}
+        self._lock = threading.Lock()
+        self._server: grpc.Server | None = None
+        self.port = 0
+
+    def start(self, port: int = 0) -> str:
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        server.add_generic_rpc_handlers((
+            grpc.method_handlers_generic_handler("google.cloud.run.v2.Jobs", {
+                "RunJob": grpc.unary_unary_rpc_method_handler(
+                    self._run_job, request_deserializer=run_v2.RunJobRequest.deserialize,
+                    response_serializer=operations_pb2.Operation.SerializeToString)}),
+            grpc.method_handlers_generic_handler("google.cloud.run.v2.Executions", {
+                "GetExecution": grpc.unary_unary_rpc_method_handler(
+                    self._get_execution,
+                    request_deserializer=run_v2.GetExecutionRequest.deserialize,
+                    response_serializer=run_v2.Execution.serialize)}),
+            grpc.method_handlers_generic_handler("google.longrunning.Operations", {
+                "GetOperation": grpc.unary_unary_rpc_method_handler(
+                    self._get_operation,
+                    request_deserializer=operations_pb2.GetOperationRequest.FromString,
+                    response_serializer=operations_pb2.Operation.SerializeToString)}),
+        ))
+        self.port = server.add_insecure_port(f"127.0.0.1:{port}")
+        server.start()
+        self._server = server
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop(grace=None)
+
+    def set_execution(self, name: str, **fields: Any) -> None:
+        with self._lock:
+            execution = self.executions[name]
+            for key, value in fields.items():
+                setattr(execution, key, value)
+
+    def _run_job(self, request: run_v2.RunJobRequest, context: Any) -> Any:
+        name = f"{request.name}/executions/{request.name.rsplit('/', 1)[-1]}-" \
+               f"{secrets.token_hex(3)}"
+        execution = run_v2.Execution(name=name, job=request.name.rsplit("/", 1)[-1],
+                                     task_count=request.overrides.task_count or 1,
+                                     running_count=1)
+        with self._lock:
+            self.requests.append(request)
+            self.executions[name] = execution
+        metadata = any_pb2.Any()
+        metadata.Pack(run_v2.Execution.pb(execution))
+        return operations_pb2.Operation(name=f"{name}/operation", done=False, metadata=metadata)
+
+    def _get_execution(self, request: run_v2.GetExecutionRequest, context: Any) -> Any:
+        with self._lock:
+            execution = self.executions.get(request.name)
+        if execution is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"execution {request.name} not found")
+        return execution
+
+    def _get_operation(self, request: Any, context: Any) -> Any:
+        return operations_pb2.Operation(name=request.name, done=False)

@@ -1,0 +1,41 @@
+"""`./emulator.sh up` then `down` leaves no process of the stack running."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def test_up_status_env_down(tmp_path: Path) -> None:
+    # A copy of the script pointed at its own state folder, so a developer's running
+    # stack is neither used nor stopped.
+    env = {**os.environ, "JIWA_STATE_DIR": str(tmp_path / "state")}
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [str(ROOT / "emulator.sh"), *args], env=env, capture_output=True, text=True,
+        timeout=180, check=False)
+    up = run("up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "JIWA_WEBHOOK_URL=http://127.0.0.1:" in up.stdout
+    state = (tmp_path / "state/stack.json")
+    pids = json.loads(state.read_text())["pids"]
+    assert set(pids) >= {"pubsub", "firestore", "standins", "whatsapp_webhook",
+                         "instagram_oauth", "dispatcher", "notifier"}
+    assert all(_group_alive(p) for p in pids.values())
+    status = run("status")
+    assert status.stdout.count(" up") == len(pids)
+    down = run("down")
+    assert down.returncode == 0, down.stderr
+    assert not any(_group_alive(p) for p in pids.values())
+    assert not state.exists()

@@ -1,0 +1,88 @@
+"""The job store on the real Firestore emulator, each test in its own project id."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+import pytest
+from google.cloud import firestore
+
+from jiwa.events import ProgressEvent, ProgressKind
+from jiwa.store import (
+    ALLOWED,
+    IllegalTransitionError,
+    Job,
+    JobStore,
+    StateAlreadyUsedError,
+    Status,
+    now,
+)
+
+
+@pytest.fixture
+def store(harness) -> JobStore:
+    return JobStore(firestore.Client(project=f"store-{secrets.token_hex(4)}"))
+
+
+def _job_in(store: JobStore, status: Status) -> Job:
+    job = Job(id=f"job_{secrets.token_hex(4)}", phone="62811", status=status, created_at=now())
+    store._ref(job.id).set(job.to_doc())
+    return job
+
+
+ILLEGAL = [(s, t) for s in Status for t in Status if t not in ALLOWED[s]]
+
+
+@pytest.mark.parametrize(("current", "target"), ILLEGAL)
+def test_every_illegal_transition_raises_and_changes_nothing(store, current, target) -> None:
+    job = _job_in(store, current)
+    with pytest.raises(IllegalTransitionError):
+        store.transition(job.id, target)
+    assert store.require(job.id).status == current
+
+
+def test_illegal_list_covers_the_design() -> None:
+    assert (Status.AWAITING_AUTH, Status.RUNNING) in ILLEGAL
+    assert (Status.QUEUED, Status.COMPLETED) in ILLEGAL
+    assert (Status.COMPLETED, Status.FAILED) in ILLEGAL
+    assert (Status.FAILED, Status.COMPLETED) in ILLEGAL
+    assert len(ILLEGAL) == 25 - sum(len(v) for v in ALLOWED.values())
+
+
+def test_one_active_job_per_phone_and_expiry_of_stale_logins(store) -> None:
+    first, created = store.open_for_phone("62812", "id")
+    again, created_again = store.open_for_phone("62812", "en")
+    assert created and not created_again and again.id == first.id
+    store._ref(first.id).update({"createdAt": now() - timedelta(hours=1)})
+    fresh, created_fresh = store.open_for_phone("62812", "id")
+    assert created_fresh and fresh.id != first.id
+    old = store.require(first.id)
+    assert old.status == Status.FAILED and old.error and old.error["code"] == "login_expired"
+
+
+def test_login_state_is_consumed_once(store) -> None:
+    job, _ = store.open_for_phone("62813", "id")
+    store.queue_after_login(job.id, "nonce-1", instagram_token="v1:x", instagram_handle="h")
+    with pytest.raises(StateAlreadyUsedError):
+        store.queue_after_login(job.id, "nonce-1", instagram_token="v1:y", instagram_handle="h")
+    assert store.require(job.id).instagram_token == "v1:x"
+
+
+def test_dispatch_is_claimed_once_per_run(store) -> None:
+    job = _job_in(store, Status.QUEUED)
+    assert [store.claim_for_dispatch(job.id, 1) for _ in range(3)] == [True, False, False]
+    store.release_dispatch(job.id, 1)
+    assert store.claim_for_dispatch(job.id, 1)
+
+
+def test_checkpoints_and_event_log(store) -> None:
+    job = _job_in(store, Status.RUNNING)
+    for n in (1, 2, 3):
+        store.save_checkpoint(job.id, n, f"w{n}", {"n": n})
+    store.clear_checkpoints(job.id, 3)
+    assert store.checkpoints(job.id) == {1: {"n": 1}, 2: {"n": 2}}
+    for seq in (300, 100, 1000):
+        store.log_event(ProgressEvent(event_id=ProgressEvent.make_id(job.id, 1, seq),
+                                      job_id=job.id, seq=seq, kind=ProgressKind.WAVE))
+    assert [e["seq"] for e in store.events(job.id)] == [100, 300, 1000]
