@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from harness import Harness, new_phone, wait_for
 
+from jiwa.crypto import TokenCipher
+
 WAVE_TEXTS_EN = ["Learning about your business…", "Reading your website…",
                  "Analyzing your brand…", "Preparing your products…", "Matching AI influencers…",
                  "Planning your content calendar…", "Designing your images…", "Creating images…",
@@ -37,7 +39,9 @@ def test_register_to_completed_conversation(harness: Harness) -> None:
     assert job.current_wave == 9
     assert job.instagram_handle == "kopisenja.id"
     assert job.instagram_token and job.instagram_token.startswith("v1:")
-    assert "IG" not in job.instagram_token
+    assert "IGlong" not in job.instagram_token
+    cipher = TokenCipher(harness.env["TOKEN_ENCRYPTION_KEY"])
+    assert cipher.decrypt(job.instagram_token, job_id).startswith("IGlong")
     texts = wait_for(lambda: (t := harness.texts(phone)) and "Done!" in t[-1] and t,
                      20, "the completion message")
     assert texts[0].startswith("Hi Sari! To get started, connect your Instagram")
