@@ -57,6 +57,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "image_progress": {"id": "Membuat gambar {i} dari {n}…", "en": "Creating image {i} of {n}…"},
     "image_ready": {"id": "Gambar {i} dari {n}: {caption}", "en": "Image {i} of {n}: {caption}"},
     "all_images_ready": {"id": "Semua {n} gambar siap!", "en": "All {n} images ready!"},
+    "calendar_intro": {"id": "Kalender konten Anda:", "en": "Your content calendar:"},
 }
 
 WAVE_TEXTS: dict[str, dict[str, str]] = {
@@ -107,8 +108,6 @@ def render(event: ProgressEvent, language: str) -> Outgoing:
             return Outgoing(table[lang] if table else f"{event.wave}/9…")
         case ProgressKind.SUMMARY:
             title = SUMMARY_TITLES.get(event.wave_name, {}).get(lang, event.wave_name)
-            if p.get("all_images_ready"):
-                title = text("all_images_ready", lang, n=p["all_images_ready"])
             return Outgoing(f"{title}\n{p.get('summary', '')}".strip())
         case ProgressKind.IMAGE_PROGRESS:
             return Outgoing(text("image_progress", lang, i=event.image_index,
@@ -118,6 +117,9 @@ def render(event: ProgressEvent, language: str) -> Outgoing:
                            caption=p.get("caption", ""))
             return Outgoing(caption, image_url=p.get("url"))
         case ProgressKind.COMPLETED:
+            if p.get("images", "0") != "0":
+                return Outgoing(f"{text('all_images_ready', lang, n=p['images'])}\n"
+                                f"{text('calendar_intro', lang)}\n{p.get('calendar', '')}")
             return Outgoing(text("completed", lang, images=p.get("images", "0")))
         case ProgressKind.FAILED:
             step = WAVE_TEXTS.get(event.wave_name, {}).get(lang, STEP_NAMES[lang])

@@ -47,6 +47,14 @@ class Settings:
     fal_base_url: str | None = None
     fal_model: str = "fal-ai/flux/schnell"
 
+    anthropic_max_retries: int = 4
+    image_count: int = 6
+    image_concurrency: int = 3
+    image_max_tries: int = 3
+    image_quality_threshold: int = 7
+    fal_attempts: int = 3
+    scrape_allow_hosts: str = ""
+
     cloud_run_job_name: str | None = None
     cloud_run_region: str = "asia-southeast2"
     cloud_run_api_endpoint: str | None = None
@@ -58,7 +66,7 @@ class Settings:
     default_language: str = "id"
     job_max_attempts: int = 2
     heartbeat_seconds: float = 15.0
-    pipeline: str = "jiwa.waves:PIPELINE"
+    pipeline: str = "jiwa.waves:build_pipeline"
     log_level: str = "INFO"
 
     @classmethod
@@ -104,6 +112,13 @@ _ENV_NAMES = {
     "pipeline": "JIWA_PIPELINE",
     "log_level": "JIWA_LOG_LEVEL",
     "cloud_run_api_endpoint": "CLOUD_RUN_API_ENDPOINT",
+    "anthropic_max_retries": "JIWA_ANTHROPIC_MAX_RETRIES",
+    "image_count": "JIWA_IMAGE_COUNT",
+    "image_concurrency": "JIWA_IMAGE_CONCURRENCY",
+    "image_max_tries": "JIWA_IMAGE_MAX_TRIES",
+    "image_quality_threshold": "JIWA_IMAGE_QUALITY_THRESHOLD",
+    "fal_attempts": "JIWA_FAL_ATTEMPTS",
+    "scrape_allow_hosts": "JIWA_SCRAPE_ALLOW_HOSTS",
 }
 
 

@@ -275,6 +275,24 @@ class JobStore:
     def heartbeat(self, job_id: str) -> None:
         self._ref(job_id).update({"heartbeatAt": now()})
 
+    # -- the business and its images -----------------------------------------------
+    def save_business(self, job_id: str, business_id: str, fields: dict[str, Any]) -> None:
+        self._db.collection("businesses").document(business_id).set(
+            {**fields, "updatedAt": now()}, merge=True)
+        self._ref(job_id).update({"businessId": business_id})
+
+    def business(self, business_id: str) -> dict[str, Any] | None:
+        snap = self._db.collection("businesses").document(business_id).get()
+        return snap.to_dict() if snap.exists else None
+
+    def save_image(self, job_id: str, index: int, record: dict[str, Any]) -> None:
+        """An image that passed (or exhausted) the quality gate: kept across retries."""
+        self._ref(job_id).collection("images").document(str(index)).set(record)
+
+    def images(self, job_id: str) -> dict[int, dict[str, Any]]:
+        return {int(d.id): d.to_dict() or {} for d in
+                self._ref(job_id).collection("images").stream()}
+
     # -- checkpoints and the event log -----------------------------------------------
     def save_checkpoint(self, job_id: str, wave: int, name: str, output: dict[str, Any]) -> None:
         self._ref(job_id).collection("waves").document(str(wave)).set(

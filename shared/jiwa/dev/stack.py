@@ -85,12 +85,12 @@ class StackState:
 class Stack:
     def __init__(self, state_dir: Path, *, project: str = "jiwa-local",
                  extra_env: dict[str, str] | None = None, retry_min_seconds: float = 1.0,
-                 website: str = "") -> None:
+                 claude_latency_ms: float = 0, fal_latency_ms: float = 0) -> None:
         self.state_dir = state_dir
         self.extra_env = extra_env or {}
         self.retry_min_seconds = retry_min_seconds
-        self.website = website
-        names = ["pubsub", "firestore", "meta", *FUNCTIONS]
+        self.latencies = (claude_latency_ms, fal_latency_ms)
+        names = ["pubsub", "firestore", "meta", "anthropic", "fal", "site", *FUNCTIONS]
         self.state = StackState(project, {n: free_port() for n in names},
                                 log_dir=str(state_dir / "logs"))
 
@@ -102,16 +102,20 @@ class Stack:
                                                self.state.ports["firestore"]).items():
                 self._spawn(name, cmd, os.environ.copy())
             self.state.env = self.function_env()
-            self._spawn("standins", [sys.executable, "-m", "jiwa.dev.standins",
-                                     "--meta-port", str(self.state.ports["meta"]),
-                                     "--website", self.website], self.state.env)
+            ports = self.state.ports
+            self._spawn("standins", [
+                sys.executable, "-m", "jiwa.dev.standins", "--meta-port", str(ports["meta"]),
+                "--anthropic-port", str(ports["anthropic"]), "--fal-port", str(ports["fal"]),
+                "--site-port", str(ports["site"]),
+                "--claude-latency-ms", str(self.latencies[0]),
+                "--fal-latency-ms", str(self.latencies[1])], self.state.env)
             for name, kind in FUNCTIONS.items():
                 self._spawn(name, [sys.executable, "-m", "functions_framework",
                                    "--target", "handle", "--signature-type", kind,
                                    "--source", str(ROOT / "functions" / name / "main.py"),
                                    "--host", "127.0.0.1", "--port", str(self.state.ports[name])],
                             self.state.env)
-            for name in ("pubsub", "firestore", "meta", *FUNCTIONS):
+            for name in ("pubsub", "firestore", "meta", "anthropic", "fal", "site", *FUNCTIONS):
                 self._wait_http(name)
             self.create_pubsub()
         except BaseException:
@@ -172,6 +176,11 @@ class Stack:
             "INSTAGRAM_AUTH_URL": meta, "INSTAGRAM_API_URL": meta, "INSTAGRAM_GRAPH_URL": meta,
             "OAUTH_STATE_SECRET": "local-state-secret-" + os.urandom(8).hex(),
             "TOKEN_ENCRYPTION_KEY": TokenCipher.generate_key(),
+            "ANTHROPIC_API_KEY": "local-anthropic-key",
+            "ANTHROPIC_BASE_URL": s.url("anthropic"),
+            "FAL_KEY": "local-fal-key",
+            "FAL_BASE_URL": s.url("fal"),
+            "JIWA_SCRAPE_ALLOW_HOSTS": f"127.0.0.1:{s.ports['site']}",
             "JIWA_HEARTBEAT_SECONDS": "2",
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
@@ -281,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         if existing and all(_alive(pid) for pid in existing["pids"].values()):
             print("stack already running (./emulator.sh down to stop it)")
             return 0
-        state = Stack(state_dir, website=os.environ.get("JIWA_SAMPLE_WEBSITE", "")).start()
+        state = Stack(state_dir).start()
         print(f"stack up: project {state.project}; logs in {state.log_dir}")
         return 0
     if existing is None:
@@ -308,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
         "JIWA_WEBHOOK_URL": state.url("whatsapp_webhook") + "/",
         "JIWA_OAUTH_CALLBACK_URL": state.url("instagram_oauth") + "/",
         "JIWA_STANDIN_URL": state.url("meta"),
+        "JIWA_ANTHROPIC_STANDIN_URL": state.url("anthropic"),
+        "JIWA_FAL_STANDIN_URL": state.url("fal"),
+        "JIWA_SAMPLE_SITE_URL": state.url("site"),
         "WHATSAPP_APP_SECRET": env["WHATSAPP_APP_SECRET"],
         "WHATSAPP_VERIFY_TOKEN": env["WHATSAPP_VERIFY_TOKEN"],
     }.items():

@@ -1,6 +1,7 @@
 """Runs the local stand-ins of the external APIs in one process (a development tool).
 
-    python -m jiwa.dev.standins --meta-port 9100
+    python -m jiwa.dev.standins --meta-port 9100 --anthropic-port 9101 --fal-port 9102 \
+        --site-port 9103 [--claude-latency-ms 1500 --fal-latency-ms 4000]
 """
 
 from __future__ import annotations
@@ -22,12 +23,24 @@ def serve(app: Any, port: int, host: str = "127.0.0.1") -> Any:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--meta-port", type=int, required=True)
-    parser.add_argument("--website", default="", help="the sample account's bio link")
+    parser.add_argument("--anthropic-port", type=int, required=True)
+    parser.add_argument("--fal-port", type=int, required=True)
+    parser.add_argument("--site-port", type=int, required=True)
+    parser.add_argument("--claude-latency-ms", type=float, default=0)
+    parser.add_argument("--fal-latency-ms", type=float, default=0)
     args = parser.parse_args()
 
-    from jiwa.dev import meta_standin
+    from jiwa.dev import anthropic_standin, fal_standin, meta_standin, website_standin
+    from jiwa.dev.faults import FaultPlan
 
-    servers = [serve(meta_standin.create_app(website=args.website), args.meta_port)]
+    website = f"http://127.0.0.1:{args.site_port}/"
+    servers = [
+        serve(meta_standin.create_app(website=website), args.meta_port),
+        serve(anthropic_standin.create_app(FaultPlan(args.claude_latency_ms)),
+              args.anthropic_port),
+        serve(fal_standin.create_app(FaultPlan(args.fal_latency_ms)), args.fal_port),
+        serve(website_standin.create_app(), args.site_port),
+    ]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

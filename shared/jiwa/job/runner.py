@@ -34,6 +34,19 @@ class WaveFailedError(RuntimeError):
 GENERIC_FAILURE = WaveFailedError("internal", "an unexpected error", "kesalahan tak terduga")
 
 
+def user_facing(exc: BaseException) -> WaveFailedError:
+    """The failure to tell the user: the first WaveFailedError, also inside a TaskGroup's
+    ExceptionGroup (concurrent work), else a generic one that leaks no internals."""
+    if isinstance(exc, WaveFailedError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = user_facing(inner)
+            if found is not GENERIC_FAILURE:
+                return found
+    return GENERIC_FAILURE
+
+
 @dataclass(frozen=True)
 class Wave:
     number: int
@@ -113,12 +126,12 @@ class JobRunner:
             outputs[wave.name] = output
 
     def _completion_payload(self, job: Job) -> dict[str, str]:
-        checkpoints = self._store.checkpoints(job.id)
-        images = checkpoints.get(9, checkpoints.get(8, {})).get("images", [])
-        return {"images": str(len(images))}
+        """The last wave may say what the final message holds (`completion`)."""
+        last = self._store.checkpoints(job.id).get(self._pipeline[-1].number, {})
+        return {str(k): str(v) for k, v in last.get("completion", {"images": "0"}).items()}
 
     async def _fail(self, job_id: str, exc: Exception) -> None:
-        failure = exc if isinstance(exc, WaveFailedError) else GENERIC_FAILURE
+        failure = user_facing(exc)
         job = self._store.require(job_id)
         wave = next((w for w in self._pipeline if w.number == job.current_wave), None)
         await self.emit(job, FAILED_SEQ, ProgressKind.FAILED, wave=job.current_wave,

@@ -1,0 +1,118 @@
+"""Local stand-in for fal.ai's queue API (a development tool), rendering real PNGs.
+
+`POST /{model}` submits; status, result and cancel URLs point back here; `GET
+/files/{id}.png` serves a picture drawn from the prompt (colours and shapes from its
+hash, so different prompts give different images). Faults: `{"latency_ms": per-image
+render time, "fail": [{"status": 500, "times": n}] (results), "fail_always": 500}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+import threading
+import time
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+from jiwa.dev.faults import FaultPlan
+
+
+def render_png(prompt: str, seed: int, size: int = 256) -> bytes:
+    from PIL import Image, ImageDraw
+
+    digest = hashlib.sha256(f"{prompt}|{seed}".encode()).digest()
+    image = Image.new("RGB", (size, size), (digest[0], digest[1], digest[2]))
+    draw = ImageDraw.Draw(image)
+    for i in range(6):
+        x, y = digest[3 + i] % size, digest[9 + i] % size
+        r = 20 + digest[15 + i] % (size // 3)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=(digest[21 + i], digest[22 + i],
+                                                         digest[23 + i]))
+    draw.text((8, size - 20), prompt[:40], fill=(255, 255, 255))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def create_app(plan: FaultPlan | None = None) -> Flask:
+    faults = plan or FaultPlan()
+    lock = threading.Lock()
+    jobs: dict[str, dict[str, Any]] = {}
+    app = Flask("fal_standin")
+
+    @app.post("/<path:model>")
+    def submit(model: str) -> Any:
+        if model.startswith("_standin") or model.startswith("requests"):
+            return jsonify({"detail": "not found"}), 404
+        if not request.headers.get("Authorization", "").startswith("Key "):
+            return jsonify({"detail": "missing key"}), 401
+        args = request.get_json(force=True)
+        request_id = secrets.token_hex(8)
+        with lock:
+            jobs[request_id] = {"model": model, "arguments": args, "submitted": time.time(),
+                                "status": faults.next_failure()}
+        base = request.host_url.rstrip("/") + f"/requests/{request_id}"
+        return jsonify({"request_id": request_id, "status_url": base + "/status",
+                        "response_url": base, "cancel_url": base + "/cancel"})
+
+    def ready(job: dict[str, Any]) -> bool:
+        return time.time() - job["submitted"] >= float(faults.get("latency_ms", 0)) / 1000
+
+    @app.get("/requests/<request_id>/status")
+    def status(request_id: str) -> Any:
+        job = jobs.get(request_id)
+        if job is None:
+            return jsonify({"detail": "request not found"}), 404
+        if not ready(job):
+            return jsonify({"status": "IN_PROGRESS", "logs": []})
+        return jsonify({"status": "COMPLETED", "logs": [], "metrics": {"inference_time": 0.4}})
+
+    @app.get("/requests/<request_id>")
+    def result(request_id: str) -> Any:
+        job = jobs.get(request_id)
+        if job is None:
+            return jsonify({"detail": "request not found"}), 404
+        if job["status"]:
+            return jsonify({"detail": "Injected failure"}), job["status"]
+        args = job["arguments"]
+        seed = int(args.get("seed") or 0)
+        base = request.host_url.rstrip("/")
+        return jsonify({"images": [{"url": f"{base}/files/{request_id}.png", "width": 256,
+                                    "height": 256, "content_type": "image/png"}],
+                        "timings": {"inference": 0.4}, "seed": seed,
+                        "has_nsfw_concepts": [False], "prompt": args.get("prompt", "")})
+
+    @app.put("/requests/<request_id>/cancel")
+    def cancel(request_id: str) -> Any:
+        return jsonify({"status": "CANCELLATION_REQUESTED"}), 202
+
+    @app.get("/files/<request_id>.png")
+    def file(request_id: str) -> Any:
+        job = jobs.get(request_id)
+        if job is None:
+            return jsonify({"detail": "not found"}), 404
+        args = job["arguments"]
+        return Response(render_png(str(args.get("prompt", "")), int(args.get("seed") or 0)),
+                        mimetype="image/png")
+
+    @app.get("/_standin/requests")
+    def requests_seen() -> Any:
+        with lock:
+            return jsonify([{"request_id": k, "model": v["model"], "arguments": v["arguments"]}
+                            for k, v in jobs.items()])
+
+    @app.post("/_standin/faults")
+    def set_faults() -> Any:
+        return jsonify(faults.update(request.get_json(force=True)))
+
+    @app.post("/_standin/reset")
+    def reset() -> Any:
+        faults.reset()
+        with lock:
+            jobs.clear()
+        return jsonify({"ok": True})
+
+    return app

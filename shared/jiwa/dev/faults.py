@@ -1,0 +1,59 @@
+"""Failure and latency injection shared by the stand-ins (a development tool).
+
+A plan is a JSON object posted to the stand-in's `/_standin/faults`:
+  {"latency_ms": 1500, "fail": [{"status": 529, "times": 3}], "fail_always": 500}
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+
+class FaultPlan:
+    def __init__(self, latency_ms: float = 0.0) -> None:
+        self._lock = threading.Lock()
+        self.default_latency_ms = latency_ms
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.plan: dict[str, Any] = {"latency_ms": self.default_latency_ms}
+
+    def update(self, plan: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self.plan.update(plan)
+            return dict(self.plan)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            return self.plan.get(key, default)
+
+    def delay(self, key: str = "latency_ms") -> None:
+        ms = float(self.get(key, 0) or 0)
+        if ms:
+            time.sleep(ms / 1000)
+
+    def next_failure(self, key: str = "fail") -> int | None:
+        """The HTTP status to fail this call with, or None to answer normally."""
+        with self._lock:
+            if self.plan.get(f"{key}_always"):
+                return int(self.plan[f"{key}_always"])
+            queue = self.plan.get(key) or []
+            if not queue:
+                return None
+            head = queue[0]
+            head["times"] = int(head.get("times", 1)) - 1
+            if head["times"] <= 0:
+                queue.pop(0)
+            return int(head.get("status", 500))
+
+    def take(self, key: str) -> bool:
+        """Consume one unit of a counter in the plan (e.g. low scores to hand out)."""
+        with self._lock:
+            left = int(self.plan.get(key, 0) or 0)
+            if left <= 0:
+                return False
+            self.plan[key] = left - 1
+            return True

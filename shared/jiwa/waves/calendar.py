@@ -1,0 +1,59 @@
+"""Wave 6: Claude writes the content calendar; the user gets its summary."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from jiwa.events import ProgressKind
+from jiwa.job.runner import WaveContext, WaveFailedError
+from jiwa.waves.services import WaveServices
+
+SYSTEM = "You plan Instagram content calendars for Indonesian small businesses."
+
+
+class Post(BaseModel):
+    date: str = Field(description="YYYY-MM-DD")
+    pillar: str
+    caption: str = Field(max_length=2200)
+    hashtags: list[str] = Field(max_length=30)
+    influencer: str
+    product: str
+
+
+class ContentCalendar(BaseModel):
+    posts: list[Post] = Field(min_length=1, max_length=30)
+    summary: str = Field(min_length=5, max_length=600)
+
+
+def calendar_prompt(outputs: dict[str, Any], count: int, language: str) -> str:
+    profile = outputs["profile"]["profile"]
+    brand = outputs["brand"]
+    lines = [f"Business name: {profile.get('name') or profile.get('username')}",
+             f"Voice: {brand['voice']}", f"Audience: {brand['audience']}",
+             f"Values: {', '.join(brand['values'])}", "Products:"]
+    lines += [f"- product: {p['name']}" for p in outputs["products"]["products"]]
+    lines.append("Influencer personas:")
+    lines += [f"- persona: {m['name']} | {m['niche']}" for m in outputs["influencers"]["matches"]]
+    lines.append(f"Plan exactly {count} posts over the next two weeks. Captions and summary in "
+                 + ("Indonesian." if language == "id" else "English."))
+    return "\n".join(lines)
+
+
+async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
+    count = services.settings.image_count
+    calendar = await services.claude.structured(
+        "record_content_calendar", "Record the content calendar.", ContentCalendar,
+        system=SYSTEM, content=[{"type": "text", "text": calendar_prompt(
+            ctx.outputs, count, ctx.job.language)}])
+    if len(calendar.posts) < count:
+        raise WaveFailedError("calendar_short", "the calendar came back incomplete",
+                              "kalender yang dibuat tidak lengkap")
+    output = {"posts": [p.model_dump() for p in calendar.posts[:count]],
+              "summary": calendar.summary}
+    await asyncio.to_thread(services.store.save_business, ctx.job.id,
+                            ctx.outputs["profile"]["business_id"], {"calendar": output})
+    await ctx.emit(ProgressKind.SUMMARY, 50, summary=calendar.summary)
+    return output

@@ -1,0 +1,47 @@
+"""Wave 8: Flux images, streamed through the quality gate with bounded concurrency.
+
+Each image runs generate -> score -> (regenerate) -> preview on its own; no image waits
+for its siblings. A finished image is stored at once, so a retried job keeps it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from jiwa.events import ProgressKind
+from jiwa.job.runner import WaveContext
+from jiwa.waves import quality
+from jiwa.waves.services import WaveServices
+
+log = logging.getLogger("jiwa.waves.images")
+PREVIEW_STEP = 50
+
+
+async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
+    prompts = ctx.outputs["prompts"]["prompts"]
+    total = len(prompts)
+    kept = await asyncio.to_thread(services.store.images, ctx.job.id)
+    limit = asyncio.Semaphore(services.settings.image_concurrency)
+    brand = ctx.outputs["brand"]
+
+    async def one(item: dict[str, Any]) -> dict[str, Any]:
+        index = item["index"]
+        if index in kept:
+            log.info("image %d kept from an earlier attempt", index,
+                     extra={"job_id": ctx.job.id})
+            record = kept[index]
+        else:
+            async with limit:
+                await ctx.emit(ProgressKind.IMAGE_PROGRESS, index, image_index=index,
+                               image_count=total)
+                record = await quality.best_image(services, item, brand)
+            await asyncio.to_thread(services.store.save_image, ctx.job.id, index, record)
+        await ctx.emit(ProgressKind.IMAGE_READY, PREVIEW_STEP + index, image_index=index,
+                       image_count=total, url=record["url"], caption=item["caption"][:200])
+        return record
+
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one(item)) for item in prompts]
+    return {"images": [t.result() for t in tasks]}

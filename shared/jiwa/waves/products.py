@@ -1,0 +1,52 @@
+"""Wave 4: the products or services to feature, from the website and the posts."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from jiwa.events import ProgressKind
+from jiwa.job.runner import WaveContext
+from jiwa.waves.services import WaveServices
+
+SYSTEM = "You pick the products a small business should feature in its next posts."
+
+
+class Product(BaseModel):
+    name: str = Field(min_length=1, max_length=120)
+    description: str = Field(max_length=400)
+    price: str = Field(default="", max_length=40)
+
+
+class ProductList(BaseModel):
+    products: list[Product] = Field(min_length=1, max_length=6)
+
+
+def products_prompt(outputs: dict[str, Any]) -> str:
+    profile = outputs["profile"]["profile"]
+    lines = [f"Business name: {profile.get('name') or profile.get('username')}",
+             f"Brand: {outputs['brand']['summary']}", "Known products:"]
+    site = outputs.get("website", {})
+    lines += [f"- product: {p['name']} | price {p['price']} {p['currency']}"
+              for p in site.get("products", [])]
+    lines.append("Captions:")
+    lines += [f"- {p['caption']}" for p in outputs["profile"]["posts"] if p["caption"]]
+    lines.append("Choose up to 4 products to feature.")
+    return "\n".join(lines)
+
+
+def summary_line(products: list[Product]) -> str:
+    return "\n".join(f"• {p.name}" + (f" ({p.price})" if p.price else "") for p in products)
+
+
+async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
+    result = await services.claude.structured(
+        "record_products", "Record the products to feature.", ProductList, system=SYSTEM,
+        content=[{"type": "text", "text": products_prompt(ctx.outputs)}])
+    output = result.model_dump()
+    await asyncio.to_thread(services.store.save_business, ctx.job.id,
+                            ctx.outputs["profile"]["business_id"], {"products": output["products"]})
+    await ctx.emit(ProgressKind.SUMMARY, 50, summary=summary_line(result.products))
+    return output

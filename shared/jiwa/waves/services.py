@@ -1,0 +1,43 @@
+"""What the waves call out to, passed in (tests build it with stand-in-backed clients)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import anthropic
+import httpx
+
+from jiwa.ai import Claude, Flux, RoutedFalClient
+from jiwa.clients import Clients
+from jiwa.crypto import TokenCipher
+from jiwa.instagram import InstagramClient
+from jiwa.scrape import SafeFetcher
+from jiwa.settings import Settings
+from jiwa.store import JobStore
+
+
+@dataclass
+class WaveServices:
+    settings: Settings
+    store: JobStore
+    instagram: InstagramClient
+    cipher: TokenCipher
+    fetcher: SafeFetcher
+    claude: Claude
+    flux: Flux
+
+    @classmethod
+    def from_clients(cls, clients: Clients) -> WaveServices:
+        s = clients.settings
+        s.require("anthropic_api_key", "fal_key")
+        import fal_client
+
+        claude = anthropic.AsyncAnthropic(api_key=s.anthropic_api_key,
+                                          base_url=s.anthropic_base_url,
+                                          max_retries=s.anthropic_max_retries)
+        fal = (RoutedFalClient(key=s.fal_key, base_url=s.fal_base_url) if s.fal_base_url
+               else fal_client.AsyncClient(key=s.fal_key))
+        fetcher = SafeFetcher(httpx.AsyncClient(timeout=10.0, verify=True),
+                              allow_hosts=s.scrape_allow_hosts.split(","))
+        return cls(s, clients.store, clients.instagram, clients.cipher, fetcher,
+                   Claude(claude, s.anthropic_model), Flux(fal, s.fal_model))

@@ -1,0 +1,101 @@
+"""The real nine waves, through the real SDKs, against the stand-ins."""
+
+from __future__ import annotations
+
+import pytest
+from harness import Harness, new_phone, wait_for
+from test_end_to_end import onboard
+
+N = 6
+
+
+def _is_preview(text: str) -> bool:
+    return text.startswith("[image] Image ")
+
+
+@pytest.fixture
+def real(harness: Harness):
+    def start(phone: str, command: str = "/register", **rules) -> str:
+        harness.control(phone, pipeline="real", **rules)
+        return onboard(harness, phone, command)
+    yield start
+    for name in ("anthropic", "fal"):
+        harness.http.post(harness.state.url(name) + "/_standin/faults",
+                          json={"fail": [], "fail_always": 0, "low_scores": 0})
+
+
+def test_onboarding_conversation_and_business_document(harness: Harness, real) -> None:
+    phone = new_phone()
+    job_id = real(phone)
+    job = harness.wait_status(job_id, "COMPLETED", "FAILED", timeout=90)
+    assert job.status == "COMPLETED", job.error
+    texts = wait_for(lambda: (t := harness.texts(phone)) and t[-1].startswith("All 6") and t,
+                     30, "the final message")
+    assert texts[1] == "Instagram @kopisenja.id connected! We're on it…"
+    assert texts[2] == "Learning about your business…"
+    assert texts[3] == "Analyzing your brand…"
+    assert texts[4].startswith("Brand analysis\nKopi Senja is a warm")
+    assert texts[5] == "Preparing your products…"
+    assert texts[6].startswith("Featured products\n• Kopi Susu Gula Aren")
+    assert texts[7].startswith("Calendar ready!\n6 posts over two weeks")
+    images = texts[8:-1]
+    assert sorted(t for t in images if t.startswith("Creating")) == \
+        sorted(f"Creating image {i} of {N}…" for i in range(1, N + 1))
+    previews = [t for t in images if _is_preview(t)]
+    assert len(previews) == N and len(images) == 2 * N
+    assert texts[-1].startswith("All 6 images ready!\nYour content calendar:\n2026-12-01")
+    business = harness.store.business(harness.store.require(job_id).business_id or "")
+    assert business is not None
+    assert business["brand"]["colors"] and business["products"]
+    assert len(business["influencers"]) == 3 and business["influencers"][0]["name"] == "Rara"
+    assert len(business["calendar"]["posts"]) == N
+    assert [i["index"] for i in business["images"]] == list(range(1, N + 1))
+    assert all(i["passed"] and i["score"] >= 7 for i in business["images"])
+
+
+def test_what_is_sent_to_claude_and_fal(harness: Harness, real) -> None:
+    harness.http.post(harness.state.url("anthropic") + "/_standin/reset")
+    harness.http.post(harness.state.url("fal") + "/_standin/reset")
+    phone = new_phone()
+    harness.wait_status(real(phone), "COMPLETED", timeout=90)
+    claude = harness.http.get(harness.state.url("anthropic") + "/_standin/requests").json()
+    tools = [r["tool_choice"]["name"] for r in claude]
+    assert tools[:3] == ["record_brand_profile", "record_products", "record_content_calendar"]
+    assert tools[3:] == ["record_image_score"] * N
+    brand = claude[0]
+    assert brand["model"] == "claude-sonnet-4-5"
+    assert brand["tools"][0]["input_schema"]["required"] == \
+        ["voice", "audience", "values", "visual_style", "colors", "summary"]
+    prompt = brand["messages"][0]["content"][0]["text"]
+    assert "Business name: Kopi Senja" in prompt and "Website title: Kopi Senja" in prompt
+    assert "Kopi susu gula aren andalan kami" in prompt
+    score = claude[3]["messages"][0]["content"]
+    assert score[0]["type"] == "image" and score[0]["source"]["type"] == "url"
+    fal = harness.http.get(harness.state.url("fal") + "/_standin/requests").json()
+    assert len(fal) == N and {r["model"] for r in fal} == {"fal-ai/flux/schnell"}
+    args = fal[0]["arguments"]
+    assert args["image_size"] == "square_hd" and args["num_images"] == 1
+    assert "Style: golden-hour photography" in args["prompt"]
+
+
+def test_low_scores_are_regenerated(harness: Harness, real) -> None:
+    harness.http.post(harness.state.url("anthropic") + "/_standin/faults",
+                      json={"low_scores": 2})
+    phone = new_phone()
+    job_id = real(phone)
+    harness.wait_status(job_id, "COMPLETED", timeout=90)
+    images = harness.store.business(harness.store.require(job_id).business_id or "")["images"]
+    assert sum(i["attempts"] for i in images) == N + 2
+    assert all(i["passed"] for i in images)
+
+
+def test_fal_failing_for_good_fails_cleanly(harness: Harness, real) -> None:
+    harness.http.post(harness.state.url("fal") + "/_standin/faults",
+                      json={"fail_always": 500})
+    phone = new_phone()
+    job_id = real(phone, "/daftar")
+    job = harness.wait_status(job_id, "FAILED", timeout=120)
+    assert job.error and job.error["code"] == "images_unavailable"
+    texts = wait_for(lambda: (t := harness.texts(phone)) and t[-1].startswith("Maaf") and t, 30)
+    assert texts[-1] == ("Maaf, terjadi kendala saat membuat gambar: layanan gambar kami tidak "
+                         "merespons. Kirim /daftar untuk mencoba lagi.")
