@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Jiwa Onboard's local stack and test runner. See README.md.
 #   ./emulator.sh up | down | status | env | logs [name] | test [pytest args] | demo
+#   ./emulator.sh simulate [--phone P] "/daftar"   (plays a WhatsApp user on the running stack)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -37,6 +38,15 @@ case "$cmd" in
     "$VENV/bin/jiwa-stack" up --state-dir "$STATE"
     "$VENV/bin/jiwa-stack" env --state-dir "$STATE"
     ;;
+  demo)
+    setup
+    # Provider latencies like the real ones, scaled down so the demo takes about a minute.
+    "$VENV/bin/jiwa-stack" up --state-dir "$STATE" --claude-latency-ms 400 --fal-latency-ms 1500
+    "$VENV/bin/python" -m jiwa.dev.demo "$STATE"
+    ;;
+  simulate)
+    "$VENV/bin/python" -m jiwa.dev.simulate --state-dir "$STATE" "$@"
+    ;;
   down)
     if [ -x "$VENV/bin/jiwa-stack" ]; then "$VENV/bin/jiwa-stack" down --state-dir "$STATE"; else echo "stack not running"; fi
     ;;
@@ -62,7 +72,7 @@ case "$cmd" in
     exit "$code"
     ;;
   *)
-    sed -n '2,3p' "$0"
+    sed -n "2,4p" "$0"
     [ "$cmd" = help ] || exit 2
     ;;
 esac

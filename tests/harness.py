@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import itertools
 import json
 import secrets
@@ -15,6 +13,7 @@ from typing import Any, TypeVar
 import httpx
 from google.cloud import firestore
 
+from jiwa.dev.simulate import message_text, sign, webhook_body
 from jiwa.dev.stack import StackState
 from jiwa.events import EventPublisher
 from jiwa.store import Job, JobStore, Status
@@ -37,22 +36,6 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}")
         time.sleep(0.1)
-
-
-def webhook_body(phone: str, text: str, wamid: str | None = None, name: str = "Sari") -> dict:
-    return {"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{
-        "field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "6281100000000",
-                         "phone_number_id": "100000000000001"},
-            "contacts": [{"profile": {"name": name}, "wa_id": phone}],
-            "messages": [{"from": phone, "id": wamid or f"wamid.{secrets.token_hex(8)}",
-                          "timestamp": str(int(time.time())), "type": "text",
-                          "text": {"body": text}}]}}]}]}
-
-
-def sign(secret: str, raw: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
 
 
 def push_envelope(data: dict[str, Any], attributes: dict[str, str] | None = None) -> dict:
@@ -133,15 +116,3 @@ class Harness:
     def control(self, phone: str, **rules: Any) -> None:
         """Instructions for the test pipeline (tests/pipelines.py) for this phone's job."""
         self.db.collection("testControl").document(phone).set(rules)
-
-
-def message_text(message: dict[str, Any]) -> str:
-    body = message["body"]
-    match message["type"]:
-        case "text":
-            return str(body["text"]["body"])
-        case "image":
-            return "[image] " + str(body["image"].get("caption", ""))
-        case "interactive":
-            return str(body["interactive"]["body"]["text"])
-    return f"[{message['type']}]"

@@ -39,3 +39,21 @@ def test_up_status_env_down(tmp_path: Path) -> None:
     assert down.returncode == 0, down.stderr
     assert not any(_group_alive(p) for p in pids.values())
     assert not state.exists()
+
+
+def test_demo_onboards_the_sample_business(tmp_path: Path) -> None:
+    env = {**os.environ, "JIWA_STATE_DIR": str(tmp_path / "state")}
+    try:
+        demo = subprocess.run([str(ROOT / "emulator.sh"), "demo"], env=env,
+                              capture_output=True, text=True, timeout=240, check=False)
+    finally:
+        subprocess.run([str(ROOT / "emulator.sh"), "down"], env=env, capture_output=True,
+                       timeout=60, check=False)
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+    out = demo.stdout
+    assert "WhatsApp ▸ Mempelajari bisnis Anda…" in out
+    assert out.count("WhatsApp ▸ [image] Gambar") == 6
+    assert "WhatsApp ▸ Semua 6 gambar siap!" in out
+    assert "status COMPLETED" in out and "./emulator.sh down" in out
+    saved = out.split("Previews saved in ")[1].split("\n")[0].strip()
+    assert len(list(Path(saved).glob("preview-*.png"))) == 6

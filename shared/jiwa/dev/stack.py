@@ -283,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jiwa-stack")
     parser.add_argument("command", choices=["up", "down", "status", "env"])
     parser.add_argument("--state-dir", default=str(ROOT / ".jiwa"))
+    parser.add_argument("--claude-latency-ms", type=float, default=0,
+                        help="the Anthropic stand-in's answer time (up)")
+    parser.add_argument("--fal-latency-ms", type=float, default=0,
+                        help="the fal stand-in's time per image (up)")
     args = parser.parse_args(argv)
     state_dir = Path(args.state_dir)
     existing = _load(state_dir)
@@ -290,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         if existing and all(_alive(pid) for pid in existing["pids"].values()):
             print("stack already running (./emulator.sh down to stop it)")
             return 0
-        state = Stack(state_dir).start()
+        state = Stack(state_dir, claude_latency_ms=args.claude_latency_ms,
+                      fal_latency_ms=args.fal_latency_ms).start()
         print(f"stack up: project {state.project}; logs in {state.log_dir}")
         return 0
     if existing is None:
