@@ -6,6 +6,7 @@ import functools
 
 from jiwa import logs
 from jiwa.clients import Clients, for_process
+from jiwa.guards import RateLimiter
 from jiwa.handlers.dispatcher import Dispatcher
 from jiwa.handlers.notifier import Notifier
 from jiwa.handlers.oauth import OAuthHandler
@@ -27,7 +28,8 @@ def webhook() -> WebhookHandler:
     return WebhookHandler(app_secret=s.whatsapp_app_secret, verify_token=s.whatsapp_verify_token,
                           default_language=s.default_language, store=c.store,
                           inbound=c.guard("inboundMessages"), whatsapp=c.whatsapp,
-                          instagram=c.instagram, signer=c.signer)
+                          instagram=c.instagram, signer=c.signer,
+                          limiter=RateLimiter(c.firestore, s.commands_per_minute))
 
 
 @functools.cache

@@ -63,3 +63,33 @@ class SendGuard:
     def status(self, key: str) -> str | None:
         snap = self._col.document(key).get()
         return (snap.to_dict() or {}).get("status") if snap.exists else None
+
+
+class RateLimiter:
+    """`rateLimits/{key}`: at most `limit` events per `window`, counted in a transaction.
+
+    Returns whether to act, and whether to say "too many" (only the first time the limit
+    is passed in a window, so spam does not make us spam back)."""
+
+    def __init__(self, client: firestore.Client, limit: int = 6,
+                 window: timedelta = timedelta(minutes=1)) -> None:
+        self._db, self._col = client, client.collection("rateLimits")
+        self._limit, self._window = limit, window
+
+    def hit(self, key: str) -> tuple[bool, bool]:
+        ref = self._col.document(key)
+
+        @firestore.transactional
+        def txn(transaction: firestore.Transaction) -> tuple[bool, bool]:
+            snap = ref.get(transaction=transaction)
+            record = snap.to_dict() or {}
+            now = datetime.now(UTC)
+            start = record.get("windowStart")
+            count = int(record.get("count", 0))
+            if start is None or now - start > self._window:
+                start, count = now, 0
+            count += 1
+            transaction.set(ref, {"windowStart": start, "count": count})
+            return count <= self._limit, count == self._limit + 1
+
+        return txn(self._db.transaction())

@@ -64,6 +64,7 @@ class Settings:
     oauth_state_ttl_seconds: int = 900
 
     default_language: str = "id"
+    commands_per_minute: int = 6
     job_max_attempts: int = 2
     heartbeat_seconds: float = 15.0
     pipeline: str = "jiwa.waves:build_pipeline"
@@ -107,6 +108,7 @@ _ENV_NAMES = {
     "graph_api_version": "META_GRAPH_VERSION",
     "oauth_state_ttl_seconds": "OAUTH_STATE_TTL_SECONDS",
     "default_language": "JIWA_DEFAULT_LANGUAGE",
+    "commands_per_minute": "JIWA_COMMANDS_PER_MINUTE",
     "job_max_attempts": "JIWA_JOB_MAX_ATTEMPTS",
     "heartbeat_seconds": "JIWA_HEARTBEAT_SECONDS",
     "pipeline": "JIWA_PIPELINE",

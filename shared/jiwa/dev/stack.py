@@ -66,7 +66,7 @@ def emulator_commands(pubsub_port: int, firestore_port: int) -> dict[str, list[s
         "firestore": ["java", "-cp", str(fs_jar),
                       "com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
                       "--host=127.0.0.1", f"--port={firestore_port}",
-                      f"--websocket_port={free_port()}"],
+                      f"--websocket_port={free_port()}", f"--rules={ROOT / 'firestore.rules'}"],
     }
 
 

@@ -9,8 +9,8 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from jiwa.crypto import StateSigner, mask_phone
-from jiwa.guards import Claim, SendGuard
+from jiwa.crypto import StateSigner, mask_phone, phone_digest
+from jiwa.guards import Claim, RateLimiter, SendGuard
 from jiwa.instagram import InstagramClient
 from jiwa.messages import detect_language, text
 from jiwa.store import JobStore, Status
@@ -32,12 +32,14 @@ class Reply:
 class WebhookHandler:
     def __init__(self, *, app_secret: str, verify_token: str, default_language: str,
                  store: JobStore, inbound: SendGuard, whatsapp: WhatsAppClient,
-                 instagram: InstagramClient, signer: StateSigner) -> None:
+                 instagram: InstagramClient, signer: StateSigner,
+                 limiter: RateLimiter) -> None:
         self._secret = app_secret.encode()
         self._verify_token = verify_token
         self._default_language = default_language
         self._store, self._inbound = store, inbound
         self._whatsapp, self._instagram, self._signer = whatsapp, instagram, signer
+        self._limiter = limiter
 
     def verify(self, args: Mapping[str, str]) -> Reply:
         """Meta's subscription handshake: echo the challenge only for our token."""
@@ -88,6 +90,12 @@ class WebhookHandler:
         command = " ".join(message.text.strip().lower().split())[:40]
         language = detect_language(message.text, self._default_language)
         to = message.sender
+        allowed, tell = self._limiter.hit(phone_digest(to))
+        if not allowed:
+            if tell:
+                self._whatsapp.send_text(to, text("rate_limited", language))
+            log.warning("webhook: rate limited %s", mask_phone(to))
+            return "rate_limited"
         if command in START_COMMANDS:
             job, created = self._store.open_for_phone(to, language)
             if job.status == Status.AWAITING_AUTH:

@@ -1,0 +1,1 @@
+from integration.conftest import harness, stack  # noqa: F401  (the same local stack)
