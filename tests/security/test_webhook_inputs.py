@@ -25,7 +25,8 @@ def _cases(phone: str) -> dict[str, list[tuple[bytes, set[int]]]]:
     other_types = ["image", "audio", "video", "document", "sticker", "location", "contacts",
                    "interactive", "button", "reaction", "unsupported", "nonsense"]
     return {
-        "malformed json": [*[(j.encode(), {400}) for j in junk if not _is_json(j)][:30], (b"{", {400}), (b"\xff\xfe\x00", {400})],
+        "malformed json": [*[(j.encode(), {400}) for j in junk if not _is_json(j)][:30],
+                           (b"{", {400}), (b"\xff\xfe\x00", {400})],
         "unknown objects": [(json.dumps({"object": o, "entry": []}).encode(), {200})
                             for o in ("page", "instagram", None, 3, [])],
         "missing fields": [(json.dumps(b).encode(), {200}) for b in (
