@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from harness import Harness, new_phone, wait_for
-from test_end_to_end import expected_conversation
 
+from integration.test_end_to_end import expected_conversation
 from jiwa.events import OnboardingRequested, ProgressEvent, ProgressKind
 
 DONE_EN = "Done! Your brand analysis, content calendar and 0 images are ready."

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from harness import Harness, new_phone, wait_for
-from test_end_to_end import onboard
+
+from integration.test_end_to_end import onboard
 
 N = 6
 
@@ -99,3 +100,23 @@ def test_fal_failing_for_good_fails_cleanly(harness: Harness, real) -> None:
     texts = wait_for(lambda: (t := harness.texts(phone)) and t[-1].startswith("Maaf") and t, 30)
     assert texts[-1] == ("Maaf, terjadi kendala saat membuat gambar: layanan gambar kami tidak "
                          "merespons. Kirim /daftar untuk mencoba lagi.")
+
+
+def test_claude_overload_is_retried_by_the_sdk(harness: Harness, real) -> None:
+    harness.http.post(harness.state.url("anthropic") + "/_standin/faults",
+                      json={"fail": [{"status": 529, "times": 2}, {"status": 429, "times": 1}]})
+    phone = new_phone()
+    job_id = real(phone)
+    job = harness.wait_status(job_id, "COMPLETED", "FAILED", timeout=90)
+    assert job.status == "COMPLETED" and job.attempt == 0  # no job-level retry was needed
+
+
+def test_claude_failing_for_good_fails_cleanly(harness: Harness, real) -> None:
+    harness.http.post(harness.state.url("anthropic") + "/_standin/faults",
+                      json={"fail_always": 500})
+    phone = new_phone()
+    job = harness.wait_status(real(phone), "FAILED", timeout=120)
+    assert job.error and job.error["code"] == "claude_unavailable" and job.current_wave == 3
+    texts = wait_for(lambda: (t := harness.texts(phone)) and t[-1].startswith("Sorry") and t, 30)
+    assert texts[-1] == ("Sorry, something went wrong while analyzing your brand: our analysis "
+                         "service is busy. Send /register to try again.")

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from jiwa.dev.faults import FaultPlan
+from jiwa.dev.faults import FaultPlan, add_control_routes
 
 ERRORS = {429: "rate_limit_error", 529: "overloaded_error", 500: "api_error",
           400: "invalid_request_error"}
@@ -117,16 +117,11 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
         with lock:
             return jsonify(recorded)
 
-    @app.post("/_standin/faults")
-    def set_faults() -> Any:
-        return jsonify(faults.update(request.get_json(force=True)))
-
-    @app.post("/_standin/reset")
-    def reset() -> Any:
-        faults.reset()
+    def clear() -> None:
         with lock:
             recorded.clear()
-        return jsonify({"ok": True})
+
+    add_control_routes(app, faults, clear)
 
     return app
 

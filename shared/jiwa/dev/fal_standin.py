@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from jiwa.dev.faults import FaultPlan
+from jiwa.dev.faults import FaultPlan, add_control_routes
 
 
 def render_png(prompt: str, seed: int, size: int = 256) -> bytes:
@@ -104,15 +104,10 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
             return jsonify([{"request_id": k, "model": v["model"], "arguments": v["arguments"]}
                             for k, v in jobs.items()])
 
-    @app.post("/_standin/faults")
-    def set_faults() -> Any:
-        return jsonify(faults.update(request.get_json(force=True)))
-
-    @app.post("/_standin/reset")
-    def reset() -> Any:
-        faults.reset()
+    def clear() -> None:
         with lock:
             jobs.clear()
-        return jsonify({"ok": True})
+
+    add_control_routes(app, faults, clear)
 
     return app

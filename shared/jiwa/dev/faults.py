@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
+
+from flask import Flask, jsonify, request
 
 
 class FaultPlan:
@@ -57,3 +60,17 @@ class FaultPlan:
                 return False
             self.plan[key] = left - 1
             return True
+
+
+def add_control_routes(app: Flask, faults: FaultPlan, clear: Callable[[], None]) -> None:
+    """`POST /_standin/faults` (merge a plan) and `POST /_standin/reset` (plan and records)."""
+
+    @app.post("/_standin/faults")
+    def set_faults() -> Any:
+        return jsonify(faults.update(request.get_json(force=True)))
+
+    @app.post("/_standin/reset")
+    def reset() -> Any:
+        faults.reset()
+        clear()
+        return jsonify({"ok": True})
