@@ -44,7 +44,7 @@ def dispatcher() -> Dispatcher:
     c = _clients()
     s = c.settings
     launcher: Launcher
-    if s.cloud_run_job_name:
+    if s.dispatches_to_cloud_run and s.cloud_run_job_name:
         launcher = CloudRunLauncher.build(s.project, s.cloud_run_region, s.cloud_run_job_name,
                                           s.cloud_run_api_endpoint)
     else:

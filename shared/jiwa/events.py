@@ -12,8 +12,6 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-SCHEMA_VERSION = 1
-
 
 class ProgressKind(StrEnum):
     ACCEPTED = "accepted"  # the OAuth callback's "we're on it"
