@@ -33,7 +33,9 @@ def build(clients: Clients) -> list[Wave]:
         async def run(ctx: WaveContext) -> dict[str, Any]:
             rules = control.document(ctx.job.phone).get().to_dict() or {}
             attempt = int(os.environ.get("CLOUD_RUN_TASK_ATTEMPT", "0"))
-            if rules.get("kill_at_wave") == number and attempt < rules.get("kill_attempts", 1):
+            lost = ctx.job.dispatch < rules.get("kill_dispatches", 99)
+            if rules.get("kill_at_wave") == number and attempt < rules.get("kill_attempts", 1) \
+                    and lost:
                 os.kill(os.getpid(), signal.SIGKILL)
             if rules.get("fail_at_wave") == number:
                 raise WaveFailedError("test_failure", "the test said so", "tes memintanya")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 
 from jiwa import logs
 from jiwa.clients import Clients, for_process
@@ -10,6 +11,7 @@ from jiwa.guards import RateLimiter
 from jiwa.handlers.dispatcher import Dispatcher
 from jiwa.handlers.notifier import Notifier
 from jiwa.handlers.oauth import OAuthHandler
+from jiwa.handlers.sweeper import Sweeper
 from jiwa.handlers.webhook import WebhookHandler
 from jiwa.launchers import CloudRunLauncher, Launcher, LocalProcessLauncher
 
@@ -40,16 +42,28 @@ def oauth() -> OAuthHandler:
 
 
 @functools.cache
+def launcher() -> Launcher:
+    s = _clients().settings
+    if s.dispatches_to_cloud_run and s.cloud_run_job_name:
+        return CloudRunLauncher.build(s.project, s.cloud_run_region, s.cloud_run_job_name,
+                                      s.cloud_run_api_endpoint)
+    return LocalProcessLauncher()
+
+
+@functools.cache
 def dispatcher() -> Dispatcher:
+    return Dispatcher(_clients().store, launcher())
+
+
+@functools.cache
+def sweeper() -> Sweeper:
     c = _clients()
     s = c.settings
-    launcher: Launcher
-    if s.dispatches_to_cloud_run and s.cloud_run_job_name:
-        launcher = CloudRunLauncher.build(s.project, s.cloud_run_region, s.cloud_run_job_name,
-                                          s.cloud_run_api_endpoint)
-    else:
-        launcher = LocalProcessLauncher()
-    return Dispatcher(c.store, launcher)
+    return Sweeper(c.store, c.publisher, launcher(),
+                   stale_heartbeat=timedelta(seconds=s.stale_heartbeat_seconds),
+                   queued_timeout=timedelta(seconds=s.queued_timeout_seconds),
+                   login_window=timedelta(seconds=s.oauth_state_ttl_seconds),
+                   max_redispatches=s.max_redispatches)
 
 
 @functools.cache

@@ -32,9 +32,11 @@ class _Message(BaseModel):
 
 
 class OnboardingRequested(_Message):
-    """Ask the dispatcher to run job `job_id` (`run` grows with each operator rerun)."""
+    """Ask the dispatcher to run job `job_id` (`run` grows with each operator rerun,
+    `dispatch` with each re-dispatch of a lost run by the sweeper)."""
 
     run: int = Field(default=1, ge=1)
+    dispatch: int = Field(default=0, ge=0)
 
 
 class ProgressEvent(_Message):

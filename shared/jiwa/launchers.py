@@ -17,14 +17,19 @@ class Launcher(Protocol):
         """Start the job for `job_id`; return the execution's name."""
         ...
 
+    def is_running(self, execution: str) -> bool:
+        """Whether that execution may still be working (unknown counts as running)."""
+        ...
+
 
 class CloudRunLauncher:
     """RunJob with a JOB_ID override. Cloud Run owns the retry of a crashed task
     (`max_retries` on the job); we never wait on the long-running operation."""
 
-    def __init__(self, client: Any, job_name: str) -> None:
+    def __init__(self, client: Any, job_name: str, executions: Any = None) -> None:
         self._client = client
         self._job = job_name
+        self._executions = executions
 
     @classmethod
     def build(cls, project: str, region: str, job: str, endpoint: str | None) -> CloudRunLauncher:
@@ -32,13 +37,18 @@ class CloudRunLauncher:
 
         if endpoint:  # a local stand-in of the Admin API speaks plaintext gRPC
             import grpc
+            from google.cloud.run_v2.services.executions.transports import (
+                ExecutionsGrpcTransport,
+            )
             from google.cloud.run_v2.services.jobs.transports import JobsGrpcTransport
 
-            transport = JobsGrpcTransport(channel=grpc.insecure_channel(endpoint))
-            client = run_v2.JobsClient(transport=transport)
+            channel = grpc.insecure_channel(endpoint)
+            client = run_v2.JobsClient(transport=JobsGrpcTransport(channel=channel))
+            executions = run_v2.ExecutionsClient(
+                transport=ExecutionsGrpcTransport(channel=channel))
         else:
-            client = run_v2.JobsClient()
-        return cls(client, f"projects/{project}/locations/{region}/jobs/{job}")
+            client, executions = run_v2.JobsClient(), run_v2.ExecutionsClient()
+        return cls(client, f"projects/{project}/locations/{region}/jobs/{job}", executions)
 
     def launch(self, job_id: str) -> str:
         from google.cloud import run_v2
@@ -51,6 +61,17 @@ class CloudRunLauncher:
                                                      task_count=1))
         operation = self._client.run_job(request=request)
         return str(operation.metadata.name)
+
+    def is_running(self, execution: str) -> bool:
+        if not execution.startswith("projects/") or self._executions is None:
+            return False
+        try:
+            found = self._executions.get_execution(name=execution)
+        except Exception:
+            log.warning("sweeper: could not read execution %s", execution, exc_info=True)
+            return True  # unknown: leave the job alone this round
+        return not found.completion_time and not found.failed_count \
+            and not found.cancelled_count
 
 
 class LocalProcessLauncher:
@@ -68,3 +89,23 @@ class LocalProcessLauncher:
                                    stdin=subprocess.DEVNULL)
         threading.Thread(target=process.wait, daemon=True).start()  # reap when it ends
         return f"local/{job_id}/{process.pid}"
+
+    def is_running(self, execution: str) -> bool:
+        pid = execution.rsplit("/", 1)[-1]
+        if not execution.startswith("local/") or not pid.isdigit():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return _not_zombie(int(pid))
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return False

@@ -67,6 +67,9 @@ class Settings:
     commands_per_minute: int = 6
     job_max_attempts: int = 2
     heartbeat_seconds: float = 15.0
+    stale_heartbeat_seconds: float = 120.0
+    queued_timeout_seconds: float = 300.0
+    max_redispatches: int = 1
     pipeline: str = "jiwa.waves:build_pipeline"
     log_level: str = "INFO"
 
@@ -111,6 +114,9 @@ _ENV_NAMES = {
     "commands_per_minute": "JIWA_COMMANDS_PER_MINUTE",
     "job_max_attempts": "JIWA_JOB_MAX_ATTEMPTS",
     "heartbeat_seconds": "JIWA_HEARTBEAT_SECONDS",
+    "stale_heartbeat_seconds": "JIWA_STALE_HEARTBEAT_SECONDS",
+    "queued_timeout_seconds": "JIWA_QUEUED_TIMEOUT_SECONDS",
+    "max_redispatches": "JIWA_MAX_REDISPATCHES",
     "pipeline": "JIWA_PIPELINE",
     "log_level": "JIWA_LOG_LEVEL",
     "cloud_run_api_endpoint": "CLOUD_RUN_API_ENDPOINT",

@@ -31,10 +31,11 @@ class Status(StrEnum):
 
 ACTIVE = frozenset({Status.AWAITING_AUTH, Status.QUEUED, Status.RUNNING})
 
-# RUNNING -> QUEUED is the sweeper's re-dispatch; COMPLETED/FAILED -> QUEUED an operator rerun.
+# RUNNING/QUEUED -> QUEUED is the sweeper's re-dispatch of a lost run;
+# COMPLETED/FAILED -> QUEUED an operator rerun.
 ALLOWED: dict[Status, frozenset[Status]] = {
     Status.AWAITING_AUTH: frozenset({Status.QUEUED, Status.FAILED}),
-    Status.QUEUED: frozenset({Status.RUNNING, Status.FAILED}),
+    Status.QUEUED: frozenset({Status.RUNNING, Status.FAILED, Status.QUEUED}),
     Status.RUNNING: frozenset({Status.RUNNING, Status.COMPLETED, Status.FAILED, Status.QUEUED}),
     Status.COMPLETED: frozenset({Status.QUEUED}),
     Status.FAILED: frozenset({Status.QUEUED}),
@@ -70,7 +71,9 @@ class Job:
     business_id: str | None = None
     error: dict[str, str] | None = None
     execution: str | None = None
-    dispatched_run: int = 0
+    dispatch: int = 0  # grows when the sweeper re-dispatches a lost run
+    dispatched_key: str | None = None
+    redispatches: int = 0
     created_at: datetime | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
@@ -82,7 +85,8 @@ class Job:
         "current_wave": "currentWave", "attempt": "attempt", "run": "run",
         "instagram_handle": "instagramHandle", "instagram_token": "instagramToken",
         "business_id": "businessId", "error": "error", "execution": "execution",
-        "dispatched_run": "dispatchedRun", "created_at": "createdAt",
+        "dispatch": "dispatch", "dispatched_key": "dispatchedKey",
+        "redispatches": "redispatches", "created_at": "createdAt",
         "started_at": "startedAt", "completed_at": "completedAt",
         "heartbeat_at": "heartbeatAt",
     }
@@ -228,8 +232,8 @@ class JobStore:
                 return False
             raise
 
-    def claim_for_dispatch(self, job_id: str, run: int) -> bool:
-        """True exactly once per (job, run) while the job is QUEUED."""
+    def claim_for_dispatch(self, job_id: str, run: int, dispatch: int = 0) -> bool:
+        """True exactly once per (job, run, dispatch) while the job is QUEUED."""
         ref = self._ref(job_id)
 
         @firestore.transactional
@@ -238,16 +242,28 @@ class JobStore:
             if not snap.exists:
                 raise JobNotFoundError(job_id)
             job = Job.from_doc(snap.to_dict())
-            if job.status != Status.QUEUED or job.dispatched_run >= run or job.run != run:
+            key = f"{run}.{dispatch}"
+            if (job.status != Status.QUEUED or job.run != run or job.dispatch != dispatch
+                    or job.dispatched_key == key):
                 return False
-            transaction.update(ref, {"dispatchedRun": run, "dispatchedAt": now()})
+            transaction.update(ref, {"dispatchedKey": key, "dispatchedAt": now()})
             return True
 
         return txn(self._db.transaction())
 
-    def release_dispatch(self, job_id: str, run: int) -> None:
+    def release_dispatch(self, job_id: str) -> None:
         """Undo a claim whose launch failed, so the redelivered message can launch."""
-        self._ref(job_id).update({"dispatchedRun": run - 1})
+        self._ref(job_id).update({"dispatchedKey": None})
+
+    def stale(self, status: Status, field: str, older_than: datetime,
+              limit: int = 100) -> list[Job]:
+        """Jobs in `status` whose timestamp `field` is older than `older_than` (sweeper;
+        production needs the composite index (status, field) declared in infra/)."""
+        query = (self._db.collection(JOBS)
+                 .where(filter=firestore.FieldFilter("status", "==", str(status)))
+                 .where(filter=firestore.FieldFilter(field, "<", older_than))
+                 .limit(limit))
+        return [Job.from_doc(s.to_dict()) for s in query.stream()]
 
     def record_execution(self, job_id: str, execution: str) -> None:
         self._ref(job_id).update({"execution": execution})

@@ -15,8 +15,10 @@ TESTS = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack = Stack(tmp_path_factory.mktemp("stack"), project="jiwa-test",
-                  extra_env={"JIWA_PIPELINE": "pipelines:build", "PYTHONPATH": str(TESTS)},
-                  retry_min_seconds=0.5)
+                  extra_env={"JIWA_PIPELINE": "pipelines:build", "PYTHONPATH": str(TESTS),
+                             "JIWA_HEARTBEAT_SECONDS": "1", "JIWA_STALE_HEARTBEAT_SECONDS": "5",
+                             "JIWA_QUEUED_TIMEOUT_SECONDS": "30"},
+                  retry_min_seconds=0.5, sweep_seconds=2)
     stack.start()
     yield stack
     stack.stop()

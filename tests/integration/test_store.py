@@ -72,8 +72,11 @@ def test_login_state_is_consumed_once(store) -> None:
 def test_dispatch_is_claimed_once_per_run(store) -> None:
     job = _job_in(store, Status.QUEUED)
     assert [store.claim_for_dispatch(job.id, 1) for _ in range(3)] == [True, False, False]
-    store.release_dispatch(job.id, 1)
+    store.release_dispatch(job.id)
     assert store.claim_for_dispatch(job.id, 1)
+    assert not store.claim_for_dispatch(job.id, 1, dispatch=1)  # not re-dispatched yet
+    store._ref(job.id).update({"dispatch": 1})
+    assert store.claim_for_dispatch(job.id, 1, dispatch=1)
 
 
 def test_checkpoints_and_event_log(store) -> None:

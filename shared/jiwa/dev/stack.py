@@ -28,7 +28,7 @@ from jiwa.topology import MAX_DELIVERY_ATTEMPTS, RETENTION_SECONDS, routes
 
 ROOT = Path(__file__).resolve().parents[3]
 FUNCTIONS = {"whatsapp_webhook": "http", "instagram_oauth": "http",
-             "dispatcher": "cloudevent", "notifier": "cloudevent"}
+             "dispatcher": "cloudevent", "notifier": "cloudevent", "sweeper": "http"}
 
 
 class StackError(RuntimeError):
@@ -85,11 +85,13 @@ class StackState:
 class Stack:
     def __init__(self, state_dir: Path, *, project: str = "jiwa-local",
                  extra_env: dict[str, str] | None = None, retry_min_seconds: float = 1.0,
-                 claude_latency_ms: float = 0, fal_latency_ms: float = 0) -> None:
+                 claude_latency_ms: float = 0, fal_latency_ms: float = 0,
+                 sweep_seconds: float = 60) -> None:
         self.state_dir = state_dir
         self.extra_env = extra_env or {}
         self.retry_min_seconds = retry_min_seconds
         self.latencies = (claude_latency_ms, fal_latency_ms)
+        self.sweep_seconds = sweep_seconds
         names = ["pubsub", "firestore", "meta", "anthropic", "fal", "site", *FUNCTIONS]
         self.state = StackState(project, {n: free_port() for n in names},
                                 log_dir=str(state_dir / "logs"))
@@ -108,7 +110,9 @@ class Stack:
                 "--anthropic-port", str(ports["anthropic"]), "--fal-port", str(ports["fal"]),
                 "--site-port", str(ports["site"]),
                 "--claude-latency-ms", str(self.latencies[0]),
-                "--fal-latency-ms", str(self.latencies[1])], self.state.env)
+                "--fal-latency-ms", str(self.latencies[1]),
+                "--sweeper-url", self.state.url("sweeper") + "/",
+                "--sweep-seconds", str(self.sweep_seconds)], self.state.env)
             for name, kind in FUNCTIONS.items():
                 self._spawn(name, [sys.executable, "-m", "functions_framework",
                                    "--target", "handle", "--signature-type", kind,

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import threading
 from typing import Any
@@ -20,6 +21,16 @@ def serve(app: Any, port: int, host: str = "127.0.0.1") -> Any:
     return server
 
 
+def schedule(url: str, every: float, stop: threading.Event) -> None:
+    """Cloud Scheduler's part: POST to the sweeper every `every` seconds."""
+    import httpx
+
+    while not stop.wait(every):
+        # the sweeper may not be up yet; the next tick tries again
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(url, timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--meta-port", type=int, required=True)
@@ -28,6 +39,8 @@ def main() -> None:
     parser.add_argument("--site-port", type=int, required=True)
     parser.add_argument("--claude-latency-ms", type=float, default=0)
     parser.add_argument("--fal-latency-ms", type=float, default=0)
+    parser.add_argument("--sweeper-url", default="", help="Cloud Scheduler stand-in target")
+    parser.add_argument("--sweep-seconds", type=float, default=60)
     args = parser.parse_args()
 
     from jiwa.dev import anthropic_standin, fal_standin, meta_standin, website_standin
@@ -44,6 +57,9 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if args.sweeper_url:
+        threading.Thread(target=schedule, args=(args.sweeper_url, args.sweep_seconds, stop),
+                         daemon=True).start()
     stop.wait()
     for server in servers:
         server.shutdown()

@@ -26,7 +26,8 @@ class Dispatcher:
             return "dropped"
         ctx = {"job_id": request.job_id, "event_id": request.event_id}
         try:
-            claimed = self._store.claim_for_dispatch(request.job_id, request.run)
+            claimed = self._store.claim_for_dispatch(request.job_id, request.run,
+                                                     request.dispatch)
         except JobNotFoundError:
             log.error("dispatcher: no such job", extra=ctx)
             return "dropped"
@@ -36,7 +37,7 @@ class Dispatcher:
         try:
             execution = self._launcher.launch(request.job_id)
         except Exception:
-            self._store.release_dispatch(request.job_id, request.run)
+            self._store.release_dispatch(request.job_id)
             log.exception("dispatcher: launch failed; Pub/Sub will redeliver", extra=ctx)
             raise
         self._store.record_execution(request.job_id, execution)

@@ -1,0 +1,78 @@
+"""The sweeper (Cloud Scheduler, every few minutes): no job stays stuck or silent.
+
+- AWAITING_AUTH past the login window: FAILED, the user told (they may /daftar again).
+- RUNNING with a stale heartbeat, or QUEUED too long, whose execution is not running:
+  re-dispatched once (resuming from its checkpoints), then FAILED and the user told.
+The failure event has the job's own failure id, so a user already told is not told twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import timedelta
+
+from jiwa.events import EventPublisher, OnboardingRequested, ProgressEvent, ProgressKind
+from jiwa.job.runner import FAILED_SEQ
+from jiwa.launchers import Launcher
+from jiwa.store import IllegalTransitionError, Job, JobStore, Status, now
+
+log = logging.getLogger("jiwa.sweeper")
+
+REASONS = {
+    "login_expired": ("the login link expired", "tautan login sudah kedaluwarsa"),
+    "job_lost": ("the work stopped unexpectedly", "proses berhenti tanpa diduga"),
+}
+
+
+class Sweeper:
+    def __init__(self, store: JobStore, publisher: EventPublisher, launcher: Launcher, *,
+                 stale_heartbeat: timedelta, queued_timeout: timedelta,
+                 login_window: timedelta, max_redispatches: int = 1) -> None:
+        self._store, self._publisher, self._launcher = store, publisher, launcher
+        self._stale, self._queued, self._login = stale_heartbeat, queued_timeout, login_window
+        self._max_redispatches = max_redispatches
+
+    def sweep(self) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        t = now()
+        for job in self._store.stale(Status.AWAITING_AUTH, "createdAt", t - self._login):
+            self._fail(job, "login_expired", counts)
+        lost = self._store.stale(Status.RUNNING, "heartbeatAt", t - self._stale) + \
+            self._store.stale(Status.QUEUED, "queuedAt", t - self._queued)
+        for job in lost:
+            if job.execution and self._launcher.is_running(job.execution):
+                counts["still_running"] += 1
+                continue
+            if job.redispatches < self._max_redispatches:
+                self._redispatch(job, counts)
+            else:
+                self._fail(job, "job_lost", counts)
+        log.info("sweeper: %s", dict(counts) or "nothing to do")
+        return dict(counts)
+
+    def _redispatch(self, job: Job, counts: Counter[str]) -> None:
+        try:
+            queued = self._store.transition(
+                job.id, Status.QUEUED, expect={job.status}, redispatches=job.redispatches + 1,
+                dispatch=job.dispatch + 1, queuedAt=now(), execution=None)
+        except IllegalTransitionError:
+            return  # it moved on since we looked
+        self._publisher.publish_requested(OnboardingRequested(
+            event_id=f"{job.id}-r{job.run}-d{queued.dispatch}", job_id=job.id, run=job.run,
+            dispatch=queued.dispatch))
+        log.warning("sweeper: re-dispatched a lost job", extra={"job_id": job.id})
+        counts["redispatched"] += 1
+
+    def _fail(self, job: Job, code: str, counts: Counter[str]) -> None:
+        reason_en, reason_id = REASONS[code]
+        try:
+            self._store.fail(job.id, code, reason_en)
+        except IllegalTransitionError:
+            return
+        self._publisher.publish_progress(ProgressEvent(
+            event_id=ProgressEvent.make_id(job.id, job.run, FAILED_SEQ), job_id=job.id,
+            run=job.run, seq=FAILED_SEQ, kind=ProgressKind.FAILED, wave=job.current_wave,
+            payload={"code": code, "reason_en": reason_en, "reason_id": reason_id}))
+        log.warning("sweeper: failed a stuck job (%s)", code, extra={"job_id": job.id})
+        counts["expired" if code == "login_expired" else "failed"] += 1
