@@ -113,6 +113,11 @@ class Harness:
         return EventPublisher(self.state.project, "onboarding-requested",
                               "onboarding-progress")
 
+    def clients_status(self, event_id: str) -> str | None:
+        """The notifier's send-guard status of an event."""
+        snap = self.db.collection("notifications").document(event_id).get()
+        return (snap.to_dict() or {}).get("status") if snap.exists else None
+
     def control(self, phone: str, **rules: Any) -> None:
         """Instructions for the test pipeline (tests/pipelines.py) for this phone's job."""
         self.db.collection("testControl").document(phone).set(rules)

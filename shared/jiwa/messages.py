@@ -73,6 +73,8 @@ WAVE_TEXTS: dict[str, dict[str, str]] = {
     "quality": {"id": "Memeriksa kualitas gambar…", "en": "Checking image quality…"},
 }
 
+WAVE_NAMES = tuple(WAVE_TEXTS)  # wave n is WAVE_NAMES[n - 1] (DESIGN.md's order)
+
 SUMMARY_TITLES = {
     "brand": {"id": "Analisis brand", "en": "Brand analysis"},
     "products": {"id": "Produk unggulan", "en": "Featured products"},

@@ -15,6 +15,7 @@ from datetime import timedelta
 from jiwa.events import EventPublisher, OnboardingRequested, ProgressEvent, ProgressKind
 from jiwa.job.runner import FAILED_SEQ
 from jiwa.launchers import Launcher
+from jiwa.messages import WAVE_NAMES
 from jiwa.store import IllegalTransitionError, Job, JobStore, Status, now
 
 log = logging.getLogger("jiwa.sweeper")
@@ -73,6 +74,7 @@ class Sweeper:
         self._publisher.publish_progress(ProgressEvent(
             event_id=ProgressEvent.make_id(job.id, job.run, FAILED_SEQ), job_id=job.id,
             run=job.run, seq=FAILED_SEQ, kind=ProgressKind.FAILED, wave=job.current_wave,
+            wave_name=WAVE_NAMES[job.current_wave - 1] if 1 <= job.current_wave <= 9 else "",
             payload={"code": code, "reason_en": reason_en, "reason_id": reason_id}))
         log.warning("sweeper: failed a stuck job (%s)", code, extra={"job_id": job.id})
         counts["expired" if code == "login_expired" else "failed"] += 1

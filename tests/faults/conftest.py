@@ -1,0 +1,42 @@
+"""The fault-injection suite: each scenario adds a row to the results table printed at
+the end of the run (scenario, runs, messages expected / delivered / duplicated, status)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from integration.conftest import harness, stack  # noqa: F401  (the same local stack)
+
+
+@dataclass
+class Row:
+    scenario: str
+    runs: int
+    expected: int
+    delivered: int
+    duplicated: int
+    final: str
+
+
+ROWS: list[Row] = []
+
+
+@pytest.fixture
+def record() -> Iterator[list[Row]]:
+    yield ROWS
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if not ROWS:
+        return
+    write = terminalreporter.write_line
+    write("")
+    write("fault-injection results")
+    write(f"{'scenario':44} {'runs':>4} {'expected':>8} {'delivered':>9} {'dup':>4}  final")
+    for r in ROWS:
+        write(f"{r.scenario:44} {r.runs:>4} {r.expected:>8} {r.delivered:>9} "
+              f"{r.duplicated:>4}  {r.final}")
+    lost = sum(max(r.expected - r.delivered, 0) for r in ROWS)
+    write(f"lost {lost}, duplicated {sum(r.duplicated for r in ROWS)}")
