@@ -7,6 +7,8 @@ ones themselves), steered per phone by a `testControl/{phone}` document:
   kill_dispatches: d      … only while the job's dispatch number is below d
   kill_after_images: i    SIGKILL once i images are stored (real wave 8)
   fail_at_wave: k         raise a WaveFailedError in wave k
+  sigterm_at_wave: k      SIGTERM the process (as Cloud Run does on stop) in wave k,
+                          on the first attempt
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ def build(clients: Clients) -> list[Wave]:
                       and ctx.job.dispatch < rules.get("kill_dispatches", 99))
             if rules.get("kill_at_wave") == number and doomed:
                 os.kill(os.getpid(), signal.SIGKILL)
+            if rules.get("sigterm_at_wave") == number and attempt == 0:
+                os.kill(os.getpid(), signal.SIGTERM)
+                await asyncio.sleep(30)  # cancelled by the job's SIGTERM handler
             if rules.get("fail_at_wave") == number:
                 raise WaveFailedError("test_failure", "the test said so", "tes memintanya")
             if number == 8 and rules.get("kill_after_images") and doomed:

@@ -8,4 +8,4 @@ from jiwa import app
 
 @functions_framework.cloud_event
 def handle(event: CloudEvent) -> None:
-    app.dispatcher().handle(event.get_data())
+    app.dispatcher_guard().run(event.get_data(), app.dispatcher().handle)

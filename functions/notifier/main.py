@@ -8,4 +8,4 @@ from jiwa import app
 
 @functions_framework.cloud_event
 def handle(event: CloudEvent) -> None:
-    app.notifier().handle(event.get_data())
+    app.notifier_guard().run(event.get_data(), app.notifier().handle)

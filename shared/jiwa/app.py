@@ -11,9 +11,11 @@ from jiwa.guards import RateLimiter
 from jiwa.handlers.dispatcher import Dispatcher
 from jiwa.handlers.notifier import Notifier
 from jiwa.handlers.oauth import OAuthHandler
+from jiwa.handlers.poison import PoisonGuard
 from jiwa.handlers.sweeper import Sweeper
 from jiwa.handlers.webhook import WebhookHandler
 from jiwa.launchers import CloudRunLauncher, Launcher, LocalProcessLauncher
+from jiwa.topology import MAX_DELIVERY_ATTEMPTS
 
 
 def _clients() -> Clients:
@@ -53,6 +55,23 @@ def launcher() -> Launcher:
 @functools.cache
 def dispatcher() -> Dispatcher:
     return Dispatcher(_clients().store, launcher())
+
+
+def guarded(subscription: str, topic: str) -> PoisonGuard:
+    c = _clients()
+    return PoisonGuard(c.firestore,
+                       functools.partial(c.publisher.publish_dead_letter, topic),
+                       subscription=subscription, max_attempts=MAX_DELIVERY_ATTEMPTS)
+
+
+@functools.cache
+def dispatcher_guard() -> PoisonGuard:
+    return guarded("dispatcher-push", _clients().settings.requested_topic)
+
+
+@functools.cache
+def notifier_guard() -> PoisonGuard:
+    return guarded("notifier-push", _clients().settings.progress_topic)
 
 
 @functools.cache

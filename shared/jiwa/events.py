@@ -108,12 +108,19 @@ class EventPublisher:
                 publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True),
             )
         self._client = client
+        self._project = project
         self._requested = client.topic_path(project, requested_topic)
         self._progress = client.topic_path(project, progress_topic)
 
     def publish_requested(self, message: OnboardingRequested, timeout: float = 30.0) -> str:
         data, attributes = encode(message)
         return str(self._client.publish(self._requested, data, **attributes).result(timeout))
+
+    def publish_dead_letter(self, topic: str, data: bytes, attributes: dict[str, str],
+                            timeout: float = 30.0) -> str:
+        """Put a message that cannot be processed on `{topic}-dead-letter`, unchanged."""
+        path = self._client.topic_path(self._project, f"{topic}-dead-letter")
+        return str(self._client.publish(path, data, **attributes).result(timeout))
 
     def publish_progress(self, event: ProgressEvent, timeout: float = 30.0) -> str:
         """Publish and wait: a step is only done once its message is durable in Pub/Sub."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 RETENTION_SECONDS = 7 * 24 * 3600
-MAX_DELIVERY_ATTEMPTS = 5
+MAX_DELIVERY_ATTEMPTS = 5  # our consumers dead-letter after this many failures
+BACKSTOP_DELIVERY_ATTEMPTS = 10  # the subscription's own policy in production
 
 
 @dataclass(frozen=True)

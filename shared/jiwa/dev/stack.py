@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from jiwa.crypto import TokenCipher
-from jiwa.topology import MAX_DELIVERY_ATTEMPTS, RETENTION_SECONDS, routes
+from jiwa.topology import RETENTION_SECONDS, routes
 
 ROOT = Path(__file__).resolve().parents[3]
 FUNCTIONS = {"whatsapp_webhook": "http", "instagram_oauth": "http",
@@ -217,9 +217,8 @@ class Stack:
                         seconds=int(self.retry_min_seconds),
                         nanos=int((self.retry_min_seconds % 1) * 1e9)),
                     "maximum_backoff": duration_pb2.Duration(seconds=30)},
-                "dead_letter_policy": {
-                    "dead_letter_topic": publisher.topic_path(p, route.dead_letter_topic),
-                    "max_delivery_attempts": MAX_DELIVERY_ATTEMPTS},
+                # No dead_letter_policy here: the emulator's push loop crashes when it
+                # dead-letters; our consumers do it (jiwa.handlers.poison, decision 0002).
             })
             for name, topic in ((route.tap_subscription, route.topic),
                                 (route.dead_letter_subscription, route.dead_letter_topic)):

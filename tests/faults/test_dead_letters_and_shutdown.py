@@ -1,0 +1,60 @@
+"""A poison message ends in the dead-letter subscription and can be redriven; SIGTERM
+leaves the job resumable."""
+
+from __future__ import annotations
+
+from harness import Harness, new_phone, wait_for
+from integration.test_end_to_end import expected_conversation
+
+from jiwa.deadletters import DeadLetters
+from jiwa.events import OnboardingRequested, ProgressEvent, ProgressKind
+
+
+def test_poison_progress_event_is_dead_lettered_then_redriven(harness: Harness,
+                                                             record) -> None:
+    from faults.conftest import Row
+
+    phone = new_phone()
+    job = harness.queued_job(phone)
+    letters = DeadLetters(harness.state.project)
+    harness.standin_faults(whatsapp=[{"status": 503, "code": 131000, "times": 1000}])
+    try:
+        event = ProgressEvent(event_id=ProgressEvent.make_id(job.id, 1, 0), job_id=job.id,
+                              seq=0, kind=ProgressKind.ACCEPTED,
+                              payload={"handle": "kopisenja.id"})
+        harness.publisher().publish_progress(event)
+        found = wait_for(lambda: [m for m in letters.peek("onboarding-progress")
+                                  if m.job_id == job.id], 90, "the dead letter")
+    finally:
+        harness.standin_faults(whatsapp=[])
+    assert found[0].attributes["eventId"] == event.event_id
+    assert harness.conversation(phone) == []
+    assert [m.job_id for m in letters.peek("onboarding-progress")].count(job.id) == 1
+    redriven = letters.redrive("onboarding-progress", {found[0].message_id})
+    assert [m.message_id for m in redriven] == [found[0].message_id]
+    texts = wait_for(lambda: harness.texts(phone), 30, "the redriven message")
+    assert texts == ["Instagram @kopisenja.id connected! We're on it…"]
+    assert all(m.job_id != job.id for m in letters.peek("onboarding-progress"))
+    record.append(Row("poison event: dead letter, then redrive", 0, 1, len(texts), 0,
+                      "QUEUED"))
+
+
+def test_sigterm_leaves_a_resumable_checkpoint(harness: Harness, record) -> None:
+    from faults.conftest import Row
+
+    phone = new_phone()
+    harness.control(phone, sigterm_at_wave=5)
+    job = harness.queued_job(phone)
+    harness.publisher().publish_requested(OnboardingRequested(event_id=f"{job.id}-req",
+                                                              job_id=job.id))
+    done = harness.wait_status(job.id, "COMPLETED", "FAILED", timeout=60)
+    texts = wait_for(lambda: (t := harness.texts(phone)) and t[-1].startswith("Done!") and t,
+                     30)
+    waves = harness.store.checkpoints(job.id)
+    expected = [*expected_conversation(),
+                "Done! Your brand analysis, content calendar and 0 images are ready."]
+    record.append(Row("SIGTERM during wave 5", len(harness.job_processes(job.id)),
+                      len(expected), sum(t in texts for t in expected), 0, str(done.status)))
+    assert done.status == "COMPLETED" and done.attempt == 1
+    assert [waves[n]["attempt"] for n in range(1, 10)] == [0] * 4 + [1] * 5
+    assert texts == expected
