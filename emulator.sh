@@ -2,6 +2,7 @@
 # Jiwa Onboard's local stack and test runner. See README.md.
 #   ./emulator.sh up | down | status | env | logs [name] | test [pytest args] | demo
 #   ./emulator.sh simulate [--phone P] "/daftar"   (plays a WhatsApp user on the running stack)
+#   ./emulator.sh build   (build/<function>/ for infra/)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -30,6 +31,15 @@ setup() {
   fi
 }
 
+tools() {  # checkov for infra/, in its own environment (its pins fight the project's)
+  local tools=$ROOT/.jiwa/tools stamp=$ROOT/.jiwa/tools/.installed
+  if [ ! -f "$stamp" ] || [ infra/requirements-checks.txt -nt "$stamp" ]; then
+    python3 -m venv "$tools"
+    "$tools/bin/python" -m pip install --quiet -r infra/requirements-checks.txt
+    touch "$stamp"
+  fi
+}
+
 cmd=${1:-help}
 shift || true
 case "$cmd" in
@@ -43,6 +53,10 @@ case "$cmd" in
     # Provider latencies like the real ones, scaled down so the demo takes about a minute.
     "$VENV/bin/jiwa-stack" up --state-dir "$STATE" --claude-latency-ms 400 --fal-latency-ms 1500
     "$VENV/bin/python" -m jiwa.dev.demo "$STATE"
+    ;;
+  build)
+    setup
+    "$VENV/bin/jiwa-build" "$@"
     ;;
   simulate)
     "$VENV/bin/python" -m jiwa.dev.simulate --state-dir "$STATE" "$@"
@@ -61,6 +75,7 @@ case "$cmd" in
     ;;
   test)
     setup
+    tools
     "$VENV/bin/ruff" check .
     "$VENV/bin/mypy"
     for f in functions/*/main.py; do "$VENV/bin/mypy" "$f"; done   # each is a module named main
@@ -72,7 +87,7 @@ case "$cmd" in
     exit "$code"
     ;;
   *)
-    sed -n "2,4p" "$0"
+    sed -n "2,5p" "$0"
     [ "$cmd" = help ] || exit 2
     ;;
 esac

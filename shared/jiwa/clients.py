@@ -54,7 +54,7 @@ class Clients:
     @functools.cached_property
     def instagram(self) -> InstagramClient:
         s = self.settings
-        s.require("instagram_app_id", "instagram_app_secret", "instagram_redirect_uri")
+        s.require("instagram_app_id", "instagram_redirect_uri")
         return InstagramClient(self.http, app_id=s.instagram_app_id,
                                app_secret=s.instagram_app_secret,
                                redirect_uri=s.instagram_redirect_uri,

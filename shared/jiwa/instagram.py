@@ -32,6 +32,8 @@ class InstagramClient:
 
     def exchange_code(self, code: str) -> str:
         """code -> short-lived token -> long-lived (60 day) token."""
+        if not self._app_secret:
+            raise InstagramError("INSTAGRAM_APP_SECRET is not set")
         short = self._json("POST", f"{self._api}/oauth/access_token", data={
             "client_id": self._app_id, "client_secret": self._app_secret,
             "grant_type": "authorization_code", "redirect_uri": self._redirect_uri,

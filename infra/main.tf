@@ -1,0 +1,72 @@
+locals {
+  apis = [
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "eventarc.googleapis.com",
+    "firebaserules.googleapis.com",
+    "firestore.googleapis.com",
+    "iam.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "storage.googleapis.com",
+  ]
+
+  requested_topic = "onboarding-requested"
+  progress_topic  = "onboarding-progress"
+
+  # The functions: trigger kind, secrets each may read, and its own environment.
+  functions = {
+    whatsapp_webhook = {
+      public  = true
+      secrets = ["WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "OAUTH_STATE_SECRET"]
+    }
+    instagram_oauth = {
+      public  = true
+      secrets = ["WHATSAPP_ACCESS_TOKEN", "INSTAGRAM_APP_SECRET", "OAUTH_STATE_SECRET", "TOKEN_ENCRYPTION_KEY"]
+    }
+    dispatcher = {
+      public  = false
+      secrets = []
+    }
+    notifier = {
+      public  = false
+      secrets = ["WHATSAPP_ACCESS_TOKEN"]
+    }
+    sweeper = {
+      public  = false
+      secrets = []
+    }
+  }
+
+  secrets = toset([
+    "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN",
+    "INSTAGRAM_APP_SECRET", "ANTHROPIC_API_KEY", "FAL_KEY",
+    "OAUTH_STATE_SECRET", "TOKEN_ENCRYPTION_KEY",
+  ])
+
+  # Plain settings every function and the job read (jiwa/settings.py).
+  common_env = {
+    GOOGLE_CLOUD_PROJECT     = var.project_id
+    WHATSAPP_PHONE_NUMBER_ID = var.whatsapp_phone_number_id
+    INSTAGRAM_APP_ID         = var.instagram_app_id
+    INSTAGRAM_REDIRECT_URI   = "https://${var.region}-${var.project_id}.cloudfunctions.net/instagram-oauth"
+    JIWA_DEFAULT_LANGUAGE    = var.default_language
+    JIWA_REQUESTED_TOPIC     = local.requested_topic
+    JIWA_PROGRESS_TOPIC      = local.progress_topic
+    CLOUD_RUN_JOB_NAME       = "jiwa-job"
+    CLOUD_RUN_REGION         = var.region
+    JIWA_JOB_MAX_ATTEMPTS    = "2"
+    JIWA_LOG_LEVEL           = "INFO"
+  }
+}
+
+resource "google_project_service" "apis" {
+  for_each           = toset(local.apis)
+  service            = each.value
+  disable_on_destroy = false
+}
+
+data "google_project" "this" {}

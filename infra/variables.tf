@@ -1,0 +1,119 @@
+variable "project_id" {
+  description = "The Google Cloud project to deploy into."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a valid Google Cloud project id."
+  }
+}
+
+variable "region" {
+  description = "Region of the functions, the Cloud Run Job, Artifact Registry and the scheduler."
+  type        = string
+  default     = "asia-southeast2"
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]$", var.region))
+    error_message = "region must look like asia-southeast2."
+  }
+}
+
+variable "firestore_location" {
+  description = "Location of the Firestore (native mode) database."
+  type        = string
+  default     = "asia-southeast2"
+}
+
+variable "job_image" {
+  description = "The job image (built from the repository's Dockerfile), e.g. asia-southeast2-docker.pkg.dev/PROJECT/jiwa/jiwa-job:TAG."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9-]+-docker\\.pkg\\.dev/.+:.+$", var.job_image))
+    error_message = "job_image must be an Artifact Registry image reference with a tag."
+  }
+}
+
+variable "job_cpu" {
+  description = "vCPUs of the Cloud Run Job task (the job is I/O-bound: it waits on Claude and fal)."
+  type        = string
+  default     = "1"
+
+  validation {
+    condition     = contains(["1", "2", "4"], var.job_cpu)
+    error_message = "job_cpu must be 1, 2 or 4."
+  }
+}
+
+variable "job_memory" {
+  description = "Memory of the Cloud Run Job task."
+  type        = string
+  default     = "512Mi"
+}
+
+variable "job_timeout_seconds" {
+  description = "Task timeout of the Cloud Run Job (at least 30 minutes)."
+  type        = number
+  default     = 1800
+
+  validation {
+    condition     = var.job_timeout_seconds >= 1800 && var.job_timeout_seconds <= 86400
+    error_message = "job_timeout_seconds must be between 1800 and 86400."
+  }
+}
+
+variable "whatsapp_phone_number_id" {
+  description = "The WhatsApp Business phone number id (not a secret)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]+$", var.whatsapp_phone_number_id))
+    error_message = "whatsapp_phone_number_id is numeric."
+  }
+}
+
+variable "instagram_app_id" {
+  description = "The Instagram app id (not a secret)."
+  type        = string
+}
+
+variable "anthropic_model" {
+  description = "Claude model used by the waves."
+  type        = string
+  default     = "claude-sonnet-4-5"
+}
+
+variable "fal_model" {
+  description = "fal model id used for images."
+  type        = string
+  default     = "fal-ai/flux/schnell"
+}
+
+variable "default_language" {
+  description = "Language of replies when a message does not tell (id or en)."
+  type        = string
+  default     = "id"
+
+  validation {
+    condition     = contains(["id", "en"], var.default_language)
+    error_message = "default_language must be id or en."
+  }
+}
+
+variable "sweep_schedule" {
+  description = "Cron schedule of the sweeper."
+  type        = string
+  default     = "*/5 * * * *"
+}
+
+variable "function_max_instances" {
+  description = "Upper bound of instances per function."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.function_max_instances >= 1 && var.function_max_instances <= 1000
+    error_message = "function_max_instances must be between 1 and 1000."
+  }
+}
