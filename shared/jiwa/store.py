@@ -310,9 +310,36 @@ class JobStore:
                 self._ref(job_id).collection("images").stream()}
 
     # -- checkpoints and the event log -----------------------------------------------
-    def save_checkpoint(self, job_id: str, wave: int, name: str, output: dict[str, Any]) -> None:
+    def save_checkpoint(self, job_id: str, wave: int, name: str, output: dict[str, Any],
+                        started_at: datetime | None = None) -> None:
         self._ref(job_id).collection("waves").document(str(wave)).set(
-            {"wave": wave, "name": name, "output": output, "finishedAt": now()})
+            {"wave": wave, "name": name, "output": output, "startedAt": started_at,
+             "finishedAt": now()})
+
+    def wave_timeline(self, job_id: str) -> list[dict[str, Any]]:
+        """Finished waves with start, end and duration (seconds), for operators."""
+        rows = []
+        for doc in self._ref(job_id).collection("waves").stream():
+            data = doc.to_dict() or {}
+            start, end = data.get("startedAt"), data.get("finishedAt")
+            rows.append({"wave": data.get("wave"), "name": data.get("name"), "start": start,
+                         "end": end, "seconds": round((end - start).total_seconds(), 3)
+                         if start and end else None})
+        return sorted(rows, key=lambda r: r["wave"])
+
+    def rerun_from(self, job_id: str, wave: int) -> Job:
+        """Operator rerun: clear checkpoints from `wave` on and queue a new run."""
+        job = self.require(job_id)
+        if job.active:
+            raise IllegalTransitionError(job_id, job.status, Status.QUEUED)
+        self.clear_checkpoints(job_id, wave)
+        if wave <= 8:
+            for doc in self._ref(job_id).collection("images").stream():
+                doc.reference.delete()
+        return self.transition(job_id, Status.QUEUED, expect={Status.COMPLETED, Status.FAILED},
+                               run=job.run + 1, dispatch=0, redispatches=0, queuedAt=now(),
+                               current_wave=wave - 1, error=None, completed_at=None,
+                               execution=None)
 
     def checkpoints(self, job_id: str) -> dict[int, dict[str, Any]]:
         docs = self._ref(job_id).collection("waves").stream()

@@ -168,14 +168,15 @@ def test_build_assembles_each_function(tmp_path: Path) -> None:
     assert set(built) == set(LOCALS["functions"])
     for path in built.values():
         assert (path / "main.py").exists() and (path / "jiwa" / "store.py").exists()
-        assert not (path / "jiwa" / "dev").exists()
+        assert not (path / "jiwa" / "dev").exists() and not (path / "jiwa" / "cli").exists()
         assert (path / "requirements.txt").read_text() == requirements()
     assert "functions-framework" in requirements() and "fal-client" in requirements()
 
 
 def test_production_code_never_imports_the_dev_tools() -> None:
+    # jiwa/dev and the operator CLI are not deployed (the build leaves both out).
     for path in (ROOT / "shared" / "jiwa").rglob("*.py"):
-        if "dev" in path.relative_to(ROOT / "shared" / "jiwa").parts:
+        if {"dev", "cli"} & set(path.relative_to(ROOT / "shared" / "jiwa").parts):
             continue
         assert "jiwa.dev" not in path.read_text(), path
 

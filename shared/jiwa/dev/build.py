@@ -1,7 +1,7 @@
 """Assembles what Terraform deploys: `build/<function>/` = `functions/<function>/main.py`
-+ a copy of the `jiwa` package (without `jiwa/dev`) + a `requirements.txt` generated from
-pyproject.toml's dependencies. `infra/functions.tf` zips each folder and names the
-object by its hash.
++ a copy of the `jiwa` package (without `jiwa/dev` and the operator CLI `jiwa/cli`)
++ a `requirements.txt` generated from pyproject.toml's dependencies.
+`infra/functions.tf` zips each folder and names the object by its hash.
 
     python -m jiwa.dev.build [--out build]
 """
@@ -30,7 +30,7 @@ def build(out: Path) -> list[Path]:
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(function, target, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(package, target / "jiwa",
-                        ignore=shutil.ignore_patterns("__pycache__", "dev"))
+                        ignore=shutil.ignore_patterns("__pycache__", "dev", "cli"))
         (target / "requirements.txt").write_text(requirements())
         built.append(target)
     return built

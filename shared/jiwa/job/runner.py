@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jiwa.events import EventPublisher, ProgressEvent, ProgressKind
-from jiwa.store import Job, JobStore, Status
+from jiwa.store import Job, JobStore, Status, now
 
 log = logging.getLogger("jiwa.job")
 
@@ -116,13 +116,14 @@ class JobRunner:
                 continue
             log.info("job: wave %d %s", wave.number, wave.name,
                      extra={"job_id": job.id, "wave": wave.number})
+            started = now()
             await asyncio.to_thread(self._store.set_current_wave, job.id, wave.number)
             if wave.announce:
                 await self.emit(job, wave.number * 100, ProgressKind.WAVE, wave=wave.number,
                                 wave_name=wave.name)
             output = await wave.run(WaveContext(self, job, wave, outputs))
             await asyncio.to_thread(self._store.save_checkpoint, job.id, wave.number,
-                                    wave.name, output)
+                                    wave.name, output, started)
             outputs[wave.name] = output
 
     def _completion_payload(self, job: Job) -> dict[str, str]:

@@ -1,0 +1,152 @@
+"""`jiwa`: the operator's command. The same code against the emulators or a real project,
+chosen by the environment (GOOGLE_CLOUD_PROJECT, and the emulator hosts when set).
+
+An operator tool, not deployed with the functions (the build leaves `jiwa/cli` out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from jiwa.cli import commands
+
+console = Console()
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def emit(data: Any, as_json: bool, render: Any = None) -> None:
+    if as_json:
+        print(json.dumps(data, default=_default, ensure_ascii=False, indent=1))
+    elif render is not None:
+        render(data)
+    else:
+        console.print(data)
+
+
+def _jobs_table(rows: list[dict[str, Any]]) -> None:
+    table = Table("id", "status", "wave", "attempt", "run", "phone", "created")
+    for r in rows:
+        table.add_row(r["id"], r["status"], str(r["currentWave"]), str(r["attempt"]),
+                      str(r["run"]), r["phone"], _default(r["createdAt"]))
+    console.print(table)
+
+
+def _job_detail(d: dict[str, Any]) -> None:
+    job = d["job"]
+    console.print(f"[bold]{job['id']}[/] {job['status']} wave {job['currentWave']}/9 "
+                  f"attempt {job['attempt']} run {job['run']} execution {job['execution']}")
+    if job.get("error"):
+        console.print(f"[red]error[/] {job['error'].get('code')}: {job['error'].get('message')}")
+    table = Table("wave", "name", "start", "end", "seconds")
+    for w in d["timeline"]:
+        table.add_row(str(w["wave"]), w["name"], _default(w["start"]), _default(w["end"]),
+                      str(w["seconds"]))
+    console.print(table)
+    console.print(f"{len(d['events'])} progress event(s)")
+
+
+def _lines(rows: list[str]) -> None:
+    for row in rows:
+        console.print(row, highlight=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jiwa", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    jobs = sub.add_parser("jobs", help="list and inspect onboarding jobs")
+    jobs_sub = jobs.add_subparsers(dest="action", required=True)
+    ls = jobs_sub.add_parser("list")
+    ls.add_argument("--status")
+    ls.add_argument("--phone")
+    ls.add_argument("--limit", type=int, default=50)
+    show = jobs_sub.add_parser("show")
+    show.add_argument("job_id")
+    for p in (ls, show):
+        p.add_argument("--json", action="store_true")
+
+    tail = sub.add_parser("events", help="follow progress events").add_subparsers(
+        dest="action", required=True).add_parser("tail")
+    tail.add_argument("--job")
+    tail.add_argument("--count", type=int, default=0, help="stop after this many (0: follow)")
+    tail.add_argument("--timeout", type=float, default=0, help="stop after seconds (0: never)")
+    tail.add_argument("--json", action="store_true")
+
+    replay = sub.add_parser("replay", help="replay a job's conversation")
+    replay.add_argument("--job", required=True)
+    replay.add_argument("--since", help="ISO time: only events at or after it")
+    replay.add_argument("--to", choices=["stdout", "notifier"], default="stdout")
+    replay.add_argument("--dry-run", action="store_true")
+    replay.add_argument("--force", action="store_true",
+                        help="with --to notifier: send again even what was sent")
+    replay.add_argument("--json", action="store_true")
+
+    rerun = sub.add_parser("rerun", help="rerun a finished job from a wave")
+    rerun.add_argument("--job", required=True)
+    rerun.add_argument("--from-wave", type=int, required=True, choices=range(1, 10))
+    rerun.add_argument("--json", action="store_true")
+
+    dlq = sub.add_parser("dlq", help="dead-lettered messages")
+    dlq.add_argument("action", choices=["list", "show", "redrive"])
+    dlq.add_argument("--topic", default="onboarding-progress")
+    dlq.add_argument("--message", action="append", help="message id (show, redrive)")
+    dlq.add_argument("--json", action="store_true")
+
+    sim = sub.add_parser("simulate", help="play a WhatsApp user against the local stack")
+    sim.add_argument("--phone", default="6281234567890")
+    sim.add_argument("text")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except commands.OperatorError as exc:
+        console.print(f"[red]jiwa:[/] {exc}", highlight=False)
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    ops = commands.Operations.from_env()
+    if args.command == "jobs" and args.action == "list":
+        emit(ops.list_jobs(args.status, args.phone, args.limit), args.json, _jobs_table)
+    elif args.command == "jobs":
+        emit(ops.show_job(args.job_id), args.json, _job_detail)
+    elif args.command == "events":
+        for event in ops.tail(args.job, args.count, args.timeout):
+            emit(event, args.json, lambda e: console.print(
+                f"{e['job_id']} #{e['seq']} {e['kind']} {e.get('wave_name', '')}",
+                highlight=False))
+    elif args.command == "replay":
+        emit(ops.replay(args.job, since=args.since, to=args.to, dry_run=args.dry_run,
+                        force=args.force), args.json, lambda d: _lines(d["conversation"]))
+    elif args.command == "rerun":
+        emit(ops.rerun(args.job, args.from_wave), args.json,
+             lambda d: console.print(f"job {d['job_id']} queued as run {d['run']} from wave "
+                                     f"{d['from_wave']}", highlight=False))
+    elif args.command == "dlq":
+        emit(ops.dead_letters(args.action, args.topic, set(args.message or []) or None),
+             args.json, lambda rows: _lines([f"{r['message_id']} job {r['job_id']} "
+                                             f"event {r['event_id']}" for r in rows]))
+    elif args.command == "simulate":
+        from jiwa.dev.simulate import main as simulate
+
+        return simulate(["--phone", args.phone, args.text])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

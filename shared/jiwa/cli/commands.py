@@ -1,0 +1,146 @@
+"""What the `jiwa` command does, as plain methods returning data (the CLI renders it)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from jiwa.clients import Clients
+from jiwa.deadletters import DeadLetters
+from jiwa.events import OnboardingRequested, ProgressEvent
+from jiwa.messages import render
+from jiwa.settings import MissingSettingError, Settings
+from jiwa.store import IllegalTransitionError, Job, Status
+from jiwa.topology import routes
+
+
+class OperatorError(RuntimeError):
+    """A refusal or bad argument, shown to the operator without a traceback."""
+
+
+def job_row(job: Job) -> dict[str, Any]:
+    doc = job.to_doc()
+    doc.pop("instagramToken", None)  # never printed, even encrypted
+    return doc
+
+
+class Operations:
+    def __init__(self, clients: Clients) -> None:
+        self._clients = clients
+        self.store = clients.store
+
+    @classmethod
+    def from_env(cls) -> Operations:
+        try:
+            return cls(Clients(Settings.from_env(required=["project"])))
+        except MissingSettingError as exc:
+            raise OperatorError(str(exc)) from None
+
+    def _job(self, job_id: str) -> Job:
+        job = self.store.get(job_id)
+        if job is None:
+            raise OperatorError(f"no job {job_id}")
+        return job
+
+    # -- jobs ------------------------------------------------------------------------
+    def list_jobs(self, status: str | None, phone: str | None,
+                  limit: int) -> list[dict[str, Any]]:
+        if phone:
+            latest = self.store.latest_job_for(phone)
+            jobs = [latest] if latest and (not status or latest.status == status) else []
+        else:
+            try:
+                wanted = Status(status) if status else None
+            except ValueError:
+                raise OperatorError(f"unknown status {status}; one of "
+                                    + ", ".join(s.value for s in Status)) from None
+            jobs = self.store.list_jobs(wanted, limit)
+        return [job_row(j) for j in jobs]
+
+    def show_job(self, job_id: str) -> dict[str, Any]:
+        job = self._job(job_id)
+        return {"job": job_row(job), "timeline": self.store.wave_timeline(job_id),
+                "events": self.store.events(job_id)}
+
+    # -- events ----------------------------------------------------------------------
+    def tail(self, job_id: str | None, count: int, timeout: float) -> Iterator[dict[str, Any]]:
+        """Progress events from the tap subscription (acknowledged there only)."""
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+        s = self._clients.settings
+        subscriber = pubsub_v1.SubscriberClient()
+        path = subscriber.subscription_path(s.project, f"{s.progress_topic}-tap")
+        seen, deadline = 0, time.monotonic() + timeout if timeout else float("inf")
+        while time.monotonic() < deadline and (not count or seen < count):
+            response = subscriber.pull(request={"subscription": path, "max_messages": 50},
+                                       timeout=min(10.0, max(deadline - time.monotonic(), 1)))
+            if response.received_messages:
+                subscriber.acknowledge(request={"subscription": path, "ack_ids": [
+                    m.ack_id for m in response.received_messages]})
+            for received in response.received_messages:
+                event = ProgressEvent.model_validate_json(received.message.data)
+                if job_id and event.job_id != job_id:
+                    continue
+                seen += 1
+                yield event.model_dump(mode="json")
+                if count and seen >= count:
+                    return
+
+    # -- replay ----------------------------------------------------------------------
+    def replay(self, job_id: str, *, since: str | None, to: str, dry_run: bool,
+               force: bool) -> dict[str, Any]:
+        """The job's events from its log, as the user received them; to the notifier only
+        when asked (its send guard still drops what was sent, unless `force`)."""
+        job = self._job(job_id)
+        events = [ProgressEvent.model_validate(e) for e in self.store.events(job_id)]
+        if since:
+            cutoff = datetime.fromisoformat(since)
+            events = [e for e in events if e.created_at >= cutoff]
+        conversation = []
+        for e in events:
+            out = render(e, job.language)
+            conversation.append(f"[{e.created_at:%H:%M:%S}] "
+                                + ("[image] " if out.image_url else "") + out.body)
+        republished = 0
+        if to == "notifier" and not dry_run:
+            guards = self._clients.firestore.collection("notifications")
+            for e in events:
+                if force:
+                    guards.document(e.event_id).delete()
+                self._clients.publisher.publish_progress(e)
+                republished += 1
+        return {"job_id": job_id, "to": to, "dry_run": dry_run, "events": len(events),
+                "republished": republished, "conversation": conversation}
+
+    # -- rerun -----------------------------------------------------------------------
+    def rerun(self, job_id: str, from_wave: int) -> dict[str, Any]:
+        job = self._job(job_id)
+        if job.active:
+            raise OperatorError(f"job {job_id} is {job.status}; rerun only a finished job")
+        try:
+            queued = self.store.rerun_from(job_id, from_wave)
+        except IllegalTransitionError as exc:
+            raise OperatorError(str(exc)) from None
+        self._clients.publisher.publish_requested(OnboardingRequested(
+            event_id=f"{job_id}-r{queued.run}-requested", job_id=job_id, run=queued.run))
+        return {"job_id": job_id, "run": queued.run, "from_wave": from_wave,
+                "status": str(queued.status)}
+
+    # -- dead letters ----------------------------------------------------------------
+    def dead_letters(self, action: str, topic: str,
+                     message_ids: set[str] | None) -> list[dict[str, Any]]:
+        if topic not in {r.topic for r in routes()}:
+            raise OperatorError(f"unknown topic {topic}")
+        letters = DeadLetters(self._clients.settings.project)
+        if action == "redrive":
+            chosen = letters.redrive(topic, message_ids)
+        else:
+            chosen = [m for m in letters.peek(topic)
+                      if message_ids is None or m.message_id in message_ids]
+        return [{"message_id": m.message_id, "job_id": m.job_id,
+                 "event_id": m.attributes.get("eventId", ""), "publish_time": m.publish_time,
+                 **({"data": m.data.decode(errors="replace"), "attributes": m.attributes}
+                    if action == "show" else {})} for m in chosen]
+
