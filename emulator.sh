@@ -2,7 +2,7 @@
 # Jiwa Onboard's local stack and test runner. See README.md.
 #   ./emulator.sh up | down | status | env | logs [name] | test [pytest args] | demo
 #   ./emulator.sh simulate [--phone P] "/daftar"   (plays a WhatsApp user on the running stack)
-#   ./emulator.sh build   (build/<function>/ for infra/)
+#   ./emulator.sh build   (build/<function>/ for infra/)   ./emulator.sh bench   (benchmarks)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -53,6 +53,10 @@ case "$cmd" in
     # Provider latencies like the real ones, scaled down so the demo takes about a minute.
     "$VENV/bin/jiwa-stack" up --state-dir "$STATE" --claude-latency-ms 400 --fal-latency-ms 1500
     "$VENV/bin/python" -m jiwa.dev.demo "$STATE"
+    ;;
+  bench)
+    setup
+    "$VENV/bin/python" -m bench "$@"
     ;;
   build)
     setup

@@ -53,6 +53,7 @@ class Settings:
     image_max_tries: int = 3
     image_quality_threshold: int = 7
     fal_attempts: int = 3
+    image_schedule: str = "stream"  # "barrier" only for the benchmark's comparison
     scrape_allow_hosts: str = ""
 
     cloud_run_job_name: str | None = None
@@ -126,6 +127,7 @@ _ENV_NAMES = {
     "image_max_tries": "JIWA_IMAGE_MAX_TRIES",
     "image_quality_threshold": "JIWA_IMAGE_QUALITY_THRESHOLD",
     "fal_attempts": "JIWA_FAL_ATTEMPTS",
+    "image_schedule": "JIWA_IMAGE_SCHEDULE",
     "scrape_allow_hosts": "JIWA_SCRAPE_ALLOW_HOSTS",
 }
 

@@ -3,8 +3,9 @@
 Answers `POST /v1/messages` deterministically from the request: a forced tool gets an
 input that fits our tools' schemas, built from words in the prompt. Records every
 request (`GET /_standin/requests`) so tests can pin what was sent. Faults:
-`{"latency_ms", "fail": [{"status": 429|529|500, "times": n}], "fail_always": 500,
-"low_scores": n}` (the next n image scores are low).
+`{"latency_ms", "latency_ms_by_tool": {"record_image_score": 1000}, "fail": [{"status":
+429|529|500, "times": n}], "fail_always": 500, "low_scores": n}` (the next n image scores
+are low).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import re
 import secrets
 import threading
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -93,7 +95,9 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
         body = request.get_json(force=True)
         with lock:
             recorded.append(body)
-        faults.delay()
+        tool = (body.get("tool_choice") or {}).get("name", "")
+        by_tool = faults.get("latency_ms_by_tool") or {}
+        faults.delay() if tool not in by_tool else time.sleep(by_tool[tool] / 1000)
         status = faults.next_failure()
         if status:
             return _error(status, ERRORS.get(status, "api_error"), "Injected failure")

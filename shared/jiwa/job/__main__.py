@@ -10,6 +10,7 @@ import asyncio
 import importlib
 import logging
 import os
+import resource
 import signal
 import sys
 from collections.abc import Callable
@@ -47,6 +48,11 @@ async def _run(settings: Settings, job_id: str, attempt: int) -> int:
     except asyncio.CancelledError:
         log.warning("job: stopped by SIGTERM", extra={"job_id": job_id, "attempt": attempt})
         return 143
+    finally:
+        # ru_maxrss is in KiB on Linux: sizing the Cloud Run task's memory comes from here.
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        log.info("job: process peak RSS %.1f MB", peak,
+                 extra={"job_id": job_id, "attempt": attempt})
 
 
 def main() -> None:

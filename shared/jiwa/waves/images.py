@@ -42,6 +42,36 @@ async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
                        image_count=total, url=record["url"], caption=item["caption"][:200])
         return record
 
+    if services.settings.image_schedule == "barrier":
+        return {"images": await _barrier(ctx, services, prompts, limit)}
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(one(item)) for item in prompts]
     return {"images": [t.result() for t in tasks]}
+
+
+async def _barrier(ctx: WaveContext, services: WaveServices, prompts: list[dict[str, Any]],
+                   limit: asyncio.Semaphore) -> list[dict[str, Any]]:
+    """The old schedule, kept only so the benchmark can compare: all images, then all
+    scores, then all previews (JIWA_IMAGE_SCHEDULE=barrier). No regeneration."""
+    total, brand = len(prompts), ctx.outputs["brand"]
+
+    async def generate(item: dict[str, Any]) -> str:
+        async with limit:
+            await ctx.emit(ProgressKind.IMAGE_PROGRESS, item["index"],
+                           image_index=item["index"], image_count=total)
+            return await quality.generate(services, item["prompt"], item["index"] * 1000 + 1)
+
+    async def score(item: dict[str, Any], url: str) -> dict[str, Any]:
+        async with limit:
+            result = await quality.score(services, url, item["prompt"], brand)
+        return {"index": item["index"], "url": url, "score": result.score,
+                "issues": result.issues, "prompt": item["prompt"], "date": item["date"],
+                "attempts": 1, "passed": result.score >= services.settings.image_quality_threshold}
+
+    urls = await asyncio.gather(*(generate(item) for item in prompts))
+    records = await asyncio.gather(*(score(i, u) for i, u in zip(prompts, urls, strict=True)))
+    for item, record in zip(prompts, records, strict=True):
+        await ctx.emit(ProgressKind.IMAGE_READY, PREVIEW_STEP + item["index"],
+                       image_index=item["index"], image_count=total, url=record["url"],
+                       caption=item["caption"][:200])
+    return list(records)
