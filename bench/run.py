@@ -224,9 +224,9 @@ def notifier(d: Driver, samples: int = 30) -> dict[str, Any]:
         arrivals[body["message"]["attributes"]["n"]] = time.time()
         return Response("ok")
 
-    from jiwa.dev.stack import free_port
-
     import logging
+
+    from jiwa.dev.stack import free_port
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per push otherwise
     port = free_port()
