@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from integration.conftest import harness, stack  # noqa: F401  (the same local stack)
+from integration.conftest import harness, real, stack  # noqa: F401  (the same local stack)
 
 
 @dataclass

@@ -32,3 +32,17 @@ def harness(stack: Stack) -> Iterator[Harness]:
     h = Harness(stack.state)
     yield h
     h.http.close()
+
+
+@pytest.fixture
+def real(harness: Harness):
+    """Starts an onboarding that runs the real nine waves; resets provider faults after."""
+    def start(phone: str, command: str = "/register", **rules) -> str:
+        from integration.test_end_to_end import onboard
+
+        harness.control(phone, pipeline="real", **rules)
+        return onboard(harness, phone, command)
+    yield start
+    for name in ("anthropic", "fal"):
+        harness.http.post(harness.state.url(name) + "/_standin/faults",
+                          json={"fail": [], "fail_always": 0, "low_scores": 0})

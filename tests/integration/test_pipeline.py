@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
 from harness import Harness, new_phone, wait_for
-
-from integration.test_end_to_end import onboard
 
 N = 6
 
 
 def _is_preview(text: str) -> bool:
     return text.startswith("[image] Image ")
-
-
-@pytest.fixture
-def real(harness: Harness):
-    def start(phone: str, command: str = "/register", **rules) -> str:
-        harness.control(phone, pipeline="real", **rules)
-        return onboard(harness, phone, command)
-    yield start
-    for name in ("anthropic", "fal"):
-        harness.http.post(harness.state.url(name) + "/_standin/faults",
-                          json={"fail": [], "fail_always": 0, "low_scores": 0})
 
 
 def test_onboarding_conversation_and_business_document(harness: Harness, real) -> None:
@@ -88,35 +74,3 @@ def test_low_scores_are_regenerated(harness: Harness, real) -> None:
     images = harness.store.business(harness.store.require(job_id).business_id or "")["images"]
     assert sum(i["attempts"] for i in images) == N + 2
     assert all(i["passed"] for i in images)
-
-
-def test_fal_failing_for_good_fails_cleanly(harness: Harness, real) -> None:
-    harness.http.post(harness.state.url("fal") + "/_standin/faults",
-                      json={"fail_always": 500})
-    phone = new_phone()
-    job_id = real(phone, "/daftar")
-    job = harness.wait_status(job_id, "FAILED", timeout=120)
-    assert job.error and job.error["code"] == "images_unavailable"
-    texts = wait_for(lambda: (t := harness.texts(phone)) and t[-1].startswith("Maaf") and t, 30)
-    assert texts[-1] == ("Maaf, terjadi kendala saat membuat gambar: layanan gambar kami tidak "
-                         "merespons. Kirim /daftar untuk mencoba lagi.")
-
-
-def test_claude_overload_is_retried_by_the_sdk(harness: Harness, real) -> None:
-    harness.http.post(harness.state.url("anthropic") + "/_standin/faults",
-                      json={"fail": [{"status": 529, "times": 2}, {"status": 429, "times": 1}]})
-    phone = new_phone()
-    job_id = real(phone)
-    job = harness.wait_status(job_id, "COMPLETED", "FAILED", timeout=90)
-    assert job.status == "COMPLETED" and job.attempt == 0  # no job-level retry was needed
-
-
-def test_claude_failing_for_good_fails_cleanly(harness: Harness, real) -> None:
-    harness.http.post(harness.state.url("anthropic") + "/_standin/faults",
-                      json={"fail_always": 500})
-    phone = new_phone()
-    job = harness.wait_status(real(phone), "FAILED", timeout=120)
-    assert job.error and job.error["code"] == "claude_unavailable" and job.current_wave == 3
-    texts = wait_for(lambda: (t := harness.texts(phone)) and t[-1].startswith("Sorry") and t, 30)
-    assert texts[-1] == ("Sorry, something went wrong while analyzing your brand: our analysis "
-                         "service is busy. Send /register to try again.")
