@@ -205,3 +205,23 @@ def test_burst_of_1000_webhooks_from_200_phones(harness: Harness, record) -> Non
     record.append(Row(f"1000 webhooks, 200 phones ({len(retried)} retried)", 0, 600,
                       delivered, 0, "AWAITING_AUTH x200"))
     assert links == 200
+
+
+def test_unfinished_login_is_expired_by_the_sweeper(harness: Harness, record) -> None:
+    from datetime import timedelta
+
+    from faults.conftest import Row
+    from jiwa.store import now
+
+    phone = new_phone()
+    harness.send_whatsapp(phone, "/daftar")
+    job = harness.job_for(phone)
+    harness.store._ref(job.id).update({"createdAt": now() - timedelta(hours=1)})
+    expired = harness.wait_status(job.id, "FAILED", timeout=30)  # the scheduler ticks every 2 s
+    texts = _final_conversation(harness, phone, ("Maaf",))
+    record.append(Row("login never finished (sweeper)", 0, 2, len(texts), _dups(texts),
+                      str(expired.status)))
+    assert expired.error and expired.error["code"] == "login_expired"
+    assert texts[-1] == ("Maaf, terjadi kendala saat menyiapkan onboarding: tautan login sudah "
+                         "kedaluwarsa. Kirim /daftar untuk mencoba lagi.")
+    assert len(texts) == 2

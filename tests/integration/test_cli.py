@@ -128,3 +128,12 @@ def test_events_tail_follows_the_tap(harness: Harness) -> None:
     assert result.returncode == 0, result.stderr
     events = json.loads("[" + result.stdout.replace("}\n{", "},\n{") + "]")
     assert len(events) == 3 and {e["job_id"] for e in events} == {job.id}
+
+
+def test_simulate_plays_a_whatsapp_user(harness: Harness, stack) -> None:
+    phone = new_phone()
+    result = jiwa(harness, "simulate", "--state-dir", str(stack.state_dir), "--phone", phone,
+                  "/status")
+    assert result.returncode == 0, result.stderr
+    assert "You ▸ /status" in result.stdout
+    assert "WhatsApp ▸ Belum ada onboarding. Kirim /daftar untuk mulai." in result.stdout

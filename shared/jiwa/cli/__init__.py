@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="play a WhatsApp user against the local stack")
     sim.add_argument("--phone", default="6281234567890")
+    sim.add_argument("--state-dir", help="the local stack's state folder (default .jiwa)")
     sim.add_argument("text")
     return parser
 
@@ -120,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.command == "simulate":  # talks to the local stack only, through its state file
+        from jiwa.dev.simulate import main as simulate
+
+        extra = ["--state-dir", args.state_dir] if args.state_dir else []
+        return simulate(["--phone", args.phone, *extra, args.text])
     ops = commands.Operations.from_env()
     if args.command == "jobs" and args.action == "list":
         emit(ops.list_jobs(args.status, args.phone, args.limit), args.json, _jobs_table)
@@ -141,10 +147,6 @@ def run(args: argparse.Namespace) -> int:
         emit(ops.dead_letters(args.action, args.topic, set(args.message or []) or None),
              args.json, lambda rows: _lines([f"{r['message_id']} job {r['job_id']} "
                                              f"event {r['event_id']}" for r in rows]))
-    elif args.command == "simulate":
-        from jiwa.dev.simulate import main as simulate
-
-        return simulate(["--phone", args.phone, args.text])
     return 0
 
 
