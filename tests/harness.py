@@ -113,7 +113,7 @@ class Harness:
         return EventPublisher(self.state.project, "onboarding-requested",
                               "onboarding-progress")
 
-    def clients_status(self, event_id: str) -> str | None:
+    def send_status(self, event_id: str) -> str | None:
         """The notifier's send-guard status of an event."""
         snap = self.db.collection("notifications").document(event_id).get()
         return (snap.to_dict() or {}).get("status") if snap.exists else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -30,7 +31,9 @@ class Clients:
 
     @functools.cached_property
     def store(self) -> JobStore:
-        return JobStore(self.firestore)
+        # One login window: the sweeper expires logins after the same TTL as the state.
+        window = timedelta(seconds=self.settings.oauth_state_ttl_seconds)
+        return JobStore(self.firestore, login_window=window)
 
     @functools.cached_property
     def publisher(self) -> EventPublisher:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from google.api_core.exceptions import AlreadyExists, Conflict
 from google.cloud import firestore
 
 from jiwa.crypto import phone_digest
@@ -227,10 +228,8 @@ class JobStore:
             self._db.collection("loginStates").document(nonce).create(
                 {"jobId": job_id, "usedAt": now()})
             return True
-        except Exception as exc:
-            if type(exc).__name__ == "Conflict":
-                return False
-            raise
+        except (AlreadyExists, Conflict):
+            return False
 
     def claim_for_dispatch(self, job_id: str, run: int, dispatch: int = 0) -> bool:
         """True exactly once per (job, run, dispatch) while the job is QUEUED."""

@@ -162,7 +162,7 @@ def test_invalid_recipient_is_acknowledged_not_retried(harness: Harness, record,
     events = harness.store.events(job.id)
 
     def all_rejected() -> list[str | None] | None:
-        found = [harness.clients_status(e["event_id"]) for e in events]
+        found = [harness.send_status(e["event_id"]) for e in events]
         return found if all(s == "rejected" for s in found) else None
 
     statuses = wait_for(all_rejected, 30, "every event rejected once")

@@ -90,9 +90,9 @@ class JobRunner:
         job = await asyncio.to_thread(self._store.start_attempt, job_id, attempt)
         heartbeat = asyncio.create_task(self._beat(job_id))
         try:
-            await self._run_waves(job)
+            outputs = await self._run_waves(job)
             await self.emit(job, COMPLETED_SEQ, ProgressKind.COMPLETED,
-                            payload=self._completion_payload(job))
+                            payload=self._completion_payload(outputs))
             await asyncio.to_thread(self._store.complete, job_id)
             log.info("job: completed", extra=ctx)
             return 0
@@ -108,7 +108,8 @@ class JobRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
 
-    async def _run_waves(self, job: Job) -> None:
+    async def _run_waves(self, job: Job) -> dict[str, dict[str, Any]]:
+        """Every wave's output by name (finished earlier or now)."""
         finished = await asyncio.to_thread(self._store.checkpoints, job.id)
         outputs = {w.name: finished[w.number] for w in self._pipeline if w.number in finished}
         for wave in self._pipeline:
@@ -125,10 +126,11 @@ class JobRunner:
             await asyncio.to_thread(self._store.save_checkpoint, job.id, wave.number,
                                     wave.name, output, started)
             outputs[wave.name] = output
+        return outputs
 
-    def _completion_payload(self, job: Job) -> dict[str, str]:
+    def _completion_payload(self, outputs: dict[str, dict[str, Any]]) -> dict[str, str]:
         """The last wave may say what the final message holds (`completion`)."""
-        last = self._store.checkpoints(job.id).get(self._pipeline[-1].number, {})
+        last = outputs.get(self._pipeline[-1].name, {})
         return {str(k): str(v) for k, v in last.get("completion", {"images": "0"}).items()}
 
     async def _fail(self, job_id: str, exc: Exception) -> None:
