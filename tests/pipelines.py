@@ -9,6 +9,9 @@ ones themselves), steered per phone by a `testControl/{phone}` document:
   fail_at_wave: k         raise a WaveFailedError in wave k
   sigterm_at_wave: k      SIGTERM the process (as Cloud Run does on stop) in wave k,
                           on the first attempt
+  hold_at_wave: k         wait at the start of wave k (after its "started" message) …
+  release_file: path      … until this file exists (a file, not Firestore, so the test
+                          can release the job while an emulator is down)
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ def build(clients: Clients) -> list[Wave]:
             if rules.get("sigterm_at_wave") == number and attempt == 0:
                 os.kill(os.getpid(), signal.SIGTERM)
                 await asyncio.sleep(30)  # cancelled by the job's SIGTERM handler
+            if rules.get("hold_at_wave") == number:
+                while not os.path.exists(rules["release_file"]):
+                    await asyncio.sleep(0.05)
             if rules.get("fail_at_wave") == number:
                 raise WaveFailedError("test_failure", "the test said so", "tes memintanya")
             if number == 8 and rules.get("kill_after_images") and doomed:

@@ -34,9 +34,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     write = terminalreporter.write_line
     write("")
     write("fault-injection results")
-    write(f"{'scenario':44} {'runs':>4} {'expected':>8} {'delivered':>9} {'dup':>4}  final")
+    write(f"{'scenario':52} {'runs':>4} {'expected':>8} {'delivered':>9} {'dup':>4}  final")
     for r in ROWS:
-        write(f"{r.scenario:44} {r.runs:>4} {r.expected:>8} {r.delivered:>9} "
+        write(f"{r.scenario:52} {r.runs:>4} {r.expected:>8} {r.delivered:>9} "
               f"{r.duplicated:>4}  {r.final}")
     lost = sum(max(r.expected - r.delivered, 0) for r in ROWS)
     write(f"lost {lost}, duplicated {sum(r.duplicated for r in ROWS)}")

@@ -12,26 +12,39 @@ from jiwa.dev.stack import Stack
 TESTS = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(tmp_path_factory.mktemp("stack"), project="jiwa-test",
+def running_test_stack(state_dir: Path) -> Iterator[Stack]:
+    """The stack the tests drive (test pipelines, a 1 s heartbeat, a sweep every 2 s),
+    running until the generator is closed."""
+    stack = Stack(state_dir, project="jiwa-test",
                   extra_env={"JIWA_PIPELINE": "pipelines:build", "PYTHONPATH": str(TESTS),
                              "JIWA_HEARTBEAT_SECONDS": "1", "JIWA_STALE_HEARTBEAT_SECONDS": "5",
                              "JIWA_QUEUED_TIMEOUT_SECONDS": "30"},
                   retry_min_seconds=0.5, sweep_seconds=2)
     stack.start()
-    yield stack
-    stack.stop()
+    try:
+        yield stack
+    finally:
+        stack.stop()
 
 
-@pytest.fixture
-def harness(stack: Stack) -> Iterator[Harness]:
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from running_test_stack(tmp_path_factory.mktemp("stack"))
+
+
+def harness_for(stack: Stack) -> Iterator[Harness]:
+    """A harness on `stack`, whose emulators this process's Google clients then use."""
     env = stack.state.env
     for key in ("GOOGLE_CLOUD_PROJECT", "PUBSUB_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST"):
         os.environ[key] = env[key]
     h = Harness(stack.state)
     yield h
     h.http.close()
+
+
+@pytest.fixture
+def harness(stack: Stack) -> Iterator[Harness]:
+    yield from harness_for(stack)
 
 
 @pytest.fixture

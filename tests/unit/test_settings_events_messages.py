@@ -7,6 +7,7 @@ import pytest
 
 from jiwa.events import (
     BadEventError,
+    EventPublisher,
     OnboardingRequested,
     ProgressEvent,
     ProgressKind,
@@ -90,3 +91,58 @@ def test_language_follows_the_command() -> None:
     assert detect_language("/daftar", "en") == "id"
     assert detect_language("halo kak", "en") == "id"
     assert detect_language("???", "id") == "id"
+
+
+class _RecordingPublisherClient:
+    """Records what EventPublisher asks of the Pub/Sub client; fails when told to."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.calls: list[dict] = []
+        self.resumed: list[tuple[str, str]] = []
+        self._error = error
+
+    def topic_path(self, project: str, topic: str) -> str:
+        return f"projects/{project}/topics/{topic}"
+
+    def publish(self, topic: str, data: bytes, **kwargs):
+        from concurrent.futures import Future
+
+        self.calls.append({"topic": topic, **kwargs})
+        future: Future[str] = Future()
+        if self._error:
+            future.set_exception(self._error)
+        else:
+            future.set_result("m-1")
+        return future
+
+    def resume_publish(self, topic: str, ordering_key: str) -> None:
+        self.resumed.append((topic, ordering_key))
+
+
+def test_publishes_retry_transient_errors_at_most_two_seconds_apart() -> None:
+    from google.api_core import exceptions as errors
+
+    client = _RecordingPublisherClient()
+    publisher = EventPublisher("p", "requested", "progress", client=client)
+    publisher.publish_requested(OnboardingRequested(event_id="e1", job_id="j"))
+    publisher.publish_progress(ProgressEvent(event_id="e2", job_id="j", seq=0,
+                                             kind=ProgressKind.ACCEPTED))
+    publisher.publish_dead_letter("progress", b"{}", {"eventId": "e3"})
+    assert [c["topic"] for c in client.calls] == ["projects/p/topics/requested",
+                                                   "projects/p/topics/progress",
+                                                   "projects/p/topics/progress-dead-letter"]
+    for call in client.calls:
+        retry = call["retry"]
+        assert retry._maximum <= 2.0
+        assert retry._predicate(errors.ServiceUnavailable("emulator down"))
+        assert not retry._predicate(errors.NotFound("no such topic"))
+    assert client.calls[1]["ordering_key"] == "j"
+
+
+def test_a_failed_ordered_publish_resumes_its_key() -> None:
+    client = _RecordingPublisherClient(error=RuntimeError("publish failed"))
+    publisher = EventPublisher("p", "requested", "progress", client=client)
+    with pytest.raises(RuntimeError):
+        publisher.publish_progress(ProgressEvent(event_id="e", job_id="j", seq=0,
+                                                 kind=ProgressKind.ACCEPTED))
+    assert client.resumed == [("projects/p/topics/progress", "j")]

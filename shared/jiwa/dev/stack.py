@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,9 @@ def sdk_root() -> Path:
     return Path(out.stdout.strip())
 
 
-def emulator_commands(pubsub_port: int, firestore_port: int) -> dict[str, list[str]]:
+def emulator_commands(pubsub_port: int, firestore_port: int,
+                      firestore_import: Path | None = None) -> dict[str, list[str]]:
+    """How to start each emulator; `firestore_import` seeds Firestore from an export."""
     if shutil.which("java") is None:
         raise StackError("java not found: the emulators need Java 17 or newer")
     platform = sdk_root() / "platform"
@@ -66,7 +69,8 @@ def emulator_commands(pubsub_port: int, firestore_port: int) -> dict[str, list[s
         "firestore": ["java", "-cp", str(fs_jar),
                       "com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
                       "--host=127.0.0.1", f"--port={firestore_port}",
-                      f"--websocket_port={free_port()}", f"--rules={ROOT / 'firestore.rules'}"],
+                      f"--websocket_port={free_port()}", f"--rules={ROOT / 'firestore.rules'}",
+                      *([f"--import-data={firestore_import}"] if firestore_import else [])],
     }
 
 
@@ -134,6 +138,46 @@ class Stack:
             self.state.pids.pop(name, None)
         with contextlib.suppress(FileNotFoundError):
             (self.state_dir / "stack.json").unlink()
+
+    @contextlib.contextmanager
+    def outage(self, name: str) -> Iterator[None]:
+        """Emulator `name` dies abruptly (SIGKILL) on entry and is started again on the same
+        port on exit, so clients see an outage and must reconnect.
+
+        Firestore comes back with its data (exported just before the kill, imported at
+        start), as the real service would. The Pub/Sub emulator keeps nothing across a
+        restart, so its topics and subscriptions are created again: a message in flight at
+        the moment of the kill is lost, which the real service would not do.
+        """
+        if name not in ("firestore", "pubsub"):
+            raise ValueError(f"no emulator called {name!r}")
+        export = self._export_firestore() if name == "firestore" else None
+        stop_group(self.state.pids.pop(name), grace=0, sig=signal.SIGKILL)
+        try:
+            yield
+        finally:
+            commands = emulator_commands(self.state.ports["pubsub"],
+                                         self.state.ports["firestore"], export)
+            self._spawn(name, commands[name], os.environ.copy())
+            self._save()
+            self._wait_http(name)
+            if name == "pubsub":
+                self.create_pubsub()
+
+    def _export_firestore(self) -> Path:
+        """Everything in the Firestore emulator, written to a new folder; the metadata
+        file to import it from."""
+        folder = self.state_dir / "firestore-exports" / f"{time.time_ns()}"
+        folder.mkdir(parents=True)
+        response = httpx.post(
+            f"{self.state.url('firestore')}/emulator/v1/projects/{self.state.project}:export",
+            json={"database": f"projects/{self.state.project}/databases/(default)",
+                  "export_directory": str(folder)}, timeout=60)
+        response.raise_for_status()
+        found = sorted(folder.glob("*/*.overall_export_metadata"))
+        if not found:
+            raise StackError(f"the Firestore emulator wrote no export into {folder}")
+        return found[0]
 
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> None:
         log = open(Path(self.state.log_dir) / f"{name}.log", "ab")  # noqa: SIM115
@@ -256,24 +300,30 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def stop_group(pid: int, grace: float = 5.0) -> None:
-    """SIGTERM the process group led by `pid`, then SIGKILL what is left."""
+def stop_group(pid: int, grace: float = 5.0, sig: int = signal.SIGTERM) -> None:
+    """Send `sig` to the process group led by `pid`; SIGKILL what is left after `grace`
+    seconds, and return once the group is gone (its ports free again)."""
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, sig)
     except ProcessLookupError:
         return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
+    if not _group_gone(pid, grace):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        _group_gone(pid, 5.0)
+
+
+def _group_gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while True:
+        _alive(pid)  # reap our own child so the group can disappear
         try:
             os.killpg(pid, 0)
         except ProcessLookupError:
-            break
-        _alive(pid)  # reap our own child so the group can disappear
+            return True
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.05)
-    else:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-    _alive(pid)
 
 
 # -- command line (`jiwa-stack`, used by emulator.sh) -------------------------------------

@@ -1,0 +1,58 @@
+"""An emulator dies mid-job and comes back: the job completes (or fails cleanly), every
+message arrives once and in order, and nothing is left RUNNING.
+
+These tests run on a stack of their own, so an outage cannot disturb the other tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness import Harness, new_phone, wait_for
+from integration.conftest import harness_for, running_test_stack
+from integration.test_end_to_end import expected_conversation, onboard
+
+from jiwa.dev.stack import Stack
+from jiwa.store import Status
+
+from .test_faults import DONE_EN, _dups, _final_conversation, _row
+
+OUTAGE_SECONDS = 3.0
+
+
+@pytest.fixture(scope="module")
+def restartable_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from running_test_stack(tmp_path_factory.mktemp("restartable"))
+
+
+@pytest.fixture
+def own_harness(restartable_stack: Stack) -> Iterator[Harness]:
+    yield from harness_for(restartable_stack)
+
+
+@pytest.mark.parametrize("emulator", ["firestore", "pubsub"])
+def test_emulator_restarted_mid_job(restartable_stack: Stack, own_harness: Harness, record,
+                                    emulator: str, tmp_path: Path) -> None:
+    h, phone, release = own_harness, new_phone(), tmp_path / "release"
+    h.control(phone, hold_at_wave=3, release_file=str(release))
+    job_id = onboard(h, phone)
+    wait_for(lambda: "Analyzing your brand…" in h.texts(phone), 30, "wave 3 started")
+    time.sleep(0.5)  # nothing in flight when the emulator dies (see Stack.outage)
+    with restartable_stack.outage(emulator):
+        release.touch()  # the job writes and publishes into the outage
+        time.sleep(OUTAGE_SECONDS)
+    back = time.monotonic()
+    wait_for(lambda: "Brand analysis\nsummary of wave 3" in h.texts(phone), 60,
+             "the message the job sent into the outage")
+    print(f"\n{emulator}: the job's next message arrived {time.monotonic() - back:.1f}s "
+          "after the emulator was back")
+    job = h.wait_status(job_id, "COMPLETED", "FAILED", timeout=120)
+    texts = _final_conversation(h, phone, ("Done!", "Sorry"), timeout=60)
+    expected = [texts[0], "Instagram @kopisenja.id connected! We're on it…",
+                *expected_conversation(), DONE_EN]
+    _row(record, f"{emulator} emulator restarted mid-job", h, job_id, expected, texts)
+    assert job.status == "COMPLETED"
+    assert texts == expected and _dups(texts) == 0
+    assert [j.id for j in h.store.list_jobs(Status.RUNNING)] == []
