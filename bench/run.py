@@ -179,8 +179,8 @@ def load(url: str, bodies: list[tuple[bytes, dict[str, str]]], workers: int = 8
 
 
 def webhook(d: Driver, requests: int = 600) -> dict[str, Any]:
+    from jiwa.dev.processes import free_port, stop_group
     from jiwa.dev.simulate import sign, webhook_body
-    from jiwa.dev.stack import free_port, stop_group
 
     secret = d.env["WHATSAPP_APP_SECRET"]
     bodies = []
@@ -226,7 +226,7 @@ def notifier(d: Driver, samples: int = 30) -> dict[str, Any]:
 
     import logging
 
-    from jiwa.dev.stack import free_port
+    from jiwa.dev.processes import free_port
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per push otherwise
     port = free_port()

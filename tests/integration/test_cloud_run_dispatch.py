@@ -10,7 +10,7 @@ import pytest
 from harness import Harness, new_phone, push_envelope, wait_for
 
 from jiwa.dev.cloudrun_standin import CloudRunStandIn
-from jiwa.dev.stack import free_port, stop_group
+from jiwa.dev.processes import free_port, stop_group
 from jiwa.events import OnboardingRequested
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 
 from jiwa.dev.simulate import WhatsAppUser, converse
-from jiwa.dev.stack import ROOT, _load
+from jiwa.dev.stack import ROOT, load_state
 
 
 def main() -> int:
     state_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / ".jiwa"
-    state = _load(state_dir)
+    state = load_state(state_dir)
     if state is None:
         print("the local stack is not running", file=sys.stderr)
         return 2

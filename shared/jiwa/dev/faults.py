@@ -1,6 +1,7 @@
 """Failure and latency injection shared by the stand-ins (a development tool).
 
-A plan is a JSON object posted to the stand-in's `/_standin/faults`:
+A plan is a JSON object posted to the stand-in's `/_standin/faults`, merged into the
+current one; `/_standin/reset` clears it:
   {"latency_ms": 1500, "fail": [{"status": 529, "times": 3}], "fail_always": 500}
 """
 
@@ -40,9 +41,15 @@ class FaultPlan:
 
     def next_failure(self, key: str = "fail") -> int | None:
         """The HTTP status to fail this call with, or None to answer normally."""
+        fault = self.next_fault(key)
+        return None if fault is None else int(fault.get("status", 500))
+
+    def next_fault(self, key: str = "fail") -> dict[str, Any] | None:
+        """The failure to answer this call with (`status`, maybe an error `code`), taken
+        from the plan's `{key}_always` or the head of its `key` queue; None to answer."""
         with self._lock:
             if self.plan.get(f"{key}_always"):
-                return int(self.plan[f"{key}_always"])
+                return {"status": int(self.plan[f"{key}_always"])}
             queue = self.plan.get(key) or []
             if not queue:
                 return None
@@ -50,7 +57,7 @@ class FaultPlan:
             head["times"] = int(head.get("times", 1)) - 1
             if head["times"] <= 0:
                 queue.pop(0)
-            return int(head.get("status", 500))
+            return dict(head)
 
     def take(self, key: str) -> bool:
         """Consume one unit of a counter in the plan (e.g. low scores to hand out)."""

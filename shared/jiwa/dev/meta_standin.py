@@ -22,6 +22,8 @@ from urllib.parse import urlencode
 
 from flask import Flask, jsonify, redirect, request
 
+from jiwa.dev.faults import FaultPlan, add_control_routes
+
 SAMPLE_PROFILE = {
     "user_id": "17841400000000001",
     "username": "kopisenja.id",
@@ -47,14 +49,15 @@ SAMPLE_POSTS = [
 class MetaState:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.reset()
+        self.faults = FaultPlan()
+        self.website = ""
+        self.clear()
 
-    def reset(self) -> None:
+    def clear(self) -> None:
+        """Forget every message, code and token (not the faults, not the website)."""
         self.messages: list[dict[str, Any]] = []
-        self.faults: dict[str, Any] = {}
         self.codes: dict[str, str] = {}
         self.tokens: set[str] = set()
-        self.website = ""
         self.counter = itertools.count(1)
 
 
@@ -72,18 +75,14 @@ def create_app(state: MetaState | None = None, website: str = "") -> Flask:
         if not request.headers.get("Authorization", "").startswith("Bearer "):
             return graph_error(401, 190, "Invalid OAuth access token.")
         body = request.get_json(silent=True) or {}
-        time.sleep(st.faults.get("latency_ms", 0) / 1000)
+        st.faults.delay()
+        if body.get("to") in (st.faults.get("whatsapp_invalid") or []):
+            return graph_error(400, 131026, "Message undeliverable.")
+        fault = st.faults.next_fault("whatsapp")
+        if fault is not None:
+            return graph_error(int(fault.get("status", 500)), int(fault.get("code", 131000)),
+                               "Injected failure")
         with st.lock:
-            if body.get("to") in st.faults.get("whatsapp_invalid", []):
-                return graph_error(400, 131026, "Message undeliverable.")
-            queue = st.faults.get("whatsapp", [])
-            if queue:
-                fault = queue[0]
-                fault["times"] = fault.get("times", 1) - 1
-                if fault["times"] <= 0:
-                    queue.pop(0)
-                return graph_error(fault.get("status", 500), fault.get("code", 131000),
-                                   "Injected failure")
             wamid = f"wamid.standin{next(st.counter):06d}"
             st.messages.append({"id": wamid, "to": body.get("to"), "type": body.get("type"),
                                 "body": body, "phoneNumberId": phone_number_id,
@@ -154,18 +153,9 @@ def create_app(state: MetaState | None = None, website: str = "") -> Flask:
         with st.lock:
             return jsonify([m for m in st.messages if to is None or m["to"] == to])
 
-    @app.post("/_standin/faults")
-    def faults() -> Any:
+    def clear() -> None:
         with st.lock:
-            st.faults.update(request.get_json(force=True))
-        return jsonify(st.faults)
+            st.clear()
 
-    @app.post("/_standin/reset")
-    def reset() -> Any:
-        with st.lock:
-            website = st.website
-            st.reset()
-            st.website = website
-        return jsonify({"ok": True})
-
+    add_control_routes(app, st.faults, clear)
     return app

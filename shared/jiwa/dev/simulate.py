@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from jiwa.dev.stack import ROOT, _load
+from jiwa.dev.stack import ROOT, load_state
 
 
 def webhook_body(phone: str, text: str, wamid: str | None = None,
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", default=str(ROOT / ".jiwa"))
     parser.add_argument("--save-images", type=Path)
     args = parser.parse_args(argv)
-    state = _load(Path(args.state_dir))
+    state = load_state(Path(args.state_dir))
     if state is None:
         print("the local stack is not running: ./emulator.sh up", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""The local stack: GCP emulators, stand-ins, Pub/Sub wiring and the four functions.
+"""The local stack: GCP emulators, stand-ins, Pub/Sub wiring and the five functions.
 
 Used by `./emulator.sh` (through `jiwa-stack`) and by the test suite, so both run the
 same thing. Every process starts in its own process group and is stopped by that group
@@ -11,9 +11,7 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,53 +23,17 @@ from typing import Any
 import httpx
 
 from jiwa.crypto import TokenCipher
-from jiwa.topology import RETENTION_SECONDS, routes
+from jiwa.dev.emulators import (
+    ROOT,
+    StackError,
+    create_topology,
+    emulator_commands,
+    export_firestore,
+)
+from jiwa.dev.processes import alive, free_port, stop_group
 
-ROOT = Path(__file__).resolve().parents[3]
 FUNCTIONS = {"whatsapp_webhook": "http", "instagram_oauth": "http",
              "dispatcher": "cloudevent", "notifier": "cloudevent", "sweeper": "http"}
-
-
-class StackError(RuntimeError):
-    pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def sdk_root() -> Path:
-    gcloud = shutil.which("gcloud")
-    if gcloud is None:
-        raise StackError("gcloud not found: install the Google Cloud CLI with the "
-                         "pubsub and firestore emulator components")
-    out = subprocess.run([gcloud, "info", "--format=value(installation.sdk_root)"],
-                         capture_output=True, text=True, check=True,
-                         env={**os.environ, "CLOUDSDK_CONFIG": str(ROOT / ".jiwa/gcloud")})
-    return Path(out.stdout.strip())
-
-
-def emulator_commands(pubsub_port: int, firestore_port: int,
-                      firestore_import: Path | None = None) -> dict[str, list[str]]:
-    """How to start each emulator; `firestore_import` seeds Firestore from an export."""
-    if shutil.which("java") is None:
-        raise StackError("java not found: the emulators need Java 17 or newer")
-    platform = sdk_root() / "platform"
-    jars = sorted((platform / "pubsub-emulator/lib").glob("cloud-pubsub-emulator-*-all.jar"))
-    fs_jar = platform / "cloud-firestore-emulator/cloud-firestore-emulator.jar"
-    if not jars or not fs_jar.exists():
-        raise StackError(f"emulator jars missing under {platform}: install the gcloud "
-                         "components pubsub-emulator and cloud-firestore-emulator")
-    return {
-        "pubsub": ["java", "-jar", str(jars[-1]), "--host=127.0.0.1", f"--port={pubsub_port}"],
-        "firestore": ["java", "-cp", str(fs_jar),
-                      "com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
-                      "--host=127.0.0.1", f"--port={firestore_port}",
-                      f"--websocket_port={free_port()}", f"--rules={ROOT / 'firestore.rules'}",
-                      *([f"--import-data={firestore_import}"] if firestore_import else [])],
-    }
 
 
 @dataclass
@@ -151,7 +113,10 @@ class Stack:
         """
         if name not in ("firestore", "pubsub"):
             raise ValueError(f"no emulator called {name!r}")
-        export = self._export_firestore() if name == "firestore" else None
+        export = export_firestore(
+            self.state.url("firestore"), self.state.project,
+            self.state_dir / "firestore-exports" / str(time.time_ns()),
+        ) if name == "firestore" else None
         stop_group(self.state.pids.pop(name), grace=0, sig=signal.SIGKILL)
         try:
             yield
@@ -164,21 +129,6 @@ class Stack:
             if name == "pubsub":
                 self.create_pubsub()
 
-    def _export_firestore(self) -> Path:
-        """Everything in the Firestore emulator, written to a new folder; the metadata
-        file to import it from."""
-        folder = self.state_dir / "firestore-exports" / f"{time.time_ns()}"
-        folder.mkdir(parents=True)
-        response = httpx.post(
-            f"{self.state.url('firestore')}/emulator/v1/projects/{self.state.project}:export",
-            json={"database": f"projects/{self.state.project}/databases/(default)",
-                  "export_directory": str(folder)}, timeout=60)
-        response.raise_for_status()
-        found = sorted(folder.glob("*/*.overall_export_metadata"))
-        if not found:
-            raise StackError(f"the Firestore emulator wrote no export into {folder}")
-        return found[0]
-
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> None:
         log = open(Path(self.state.log_dir) / f"{name}.log", "ab")  # noqa: SIM115
         process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -190,7 +140,7 @@ class Stack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pid = self.state.pids.get(name)
-            if pid is not None and not _alive(pid):
+            if pid is not None and not alive(pid):
                 raise StackError(f"{name} exited at start; see {self.state.log_dir}/{name}.log")
             try:
                 httpx.get(self.state.url(name) + "/", timeout=1.0)
@@ -236,98 +186,13 @@ class Stack:
         }
 
     def create_pubsub(self) -> None:
-        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
-        from google.protobuf import duration_pb2
-
-        env_host = f"127.0.0.1:{self.state.ports['pubsub']}"
-        with _env("PUBSUB_EMULATOR_HOST", env_host):
-            publisher = pubsub_v1.PublisherClient()
-            subscriber = pubsub_v1.SubscriberClient()
-        p = self.state.project
-        retention = duration_pb2.Duration(seconds=RETENTION_SECONDS)
-        for route in routes():
-            for topic in (route.topic, route.dead_letter_topic):
-                publisher.create_topic(name=publisher.topic_path(p, topic))
-            subscriber.create_subscription(request={
-                "name": subscriber.subscription_path(p, route.subscription),
-                "topic": publisher.topic_path(p, route.topic),
-                "push_config": {"push_endpoint": self.state.url(route.function) + "/"},
-                "ack_deadline_seconds": route.ack_deadline_seconds,
-                "enable_message_ordering": route.ordered,
-                "retain_acked_messages": True,
-                "message_retention_duration": retention,
-                "retry_policy": {
-                    "minimum_backoff": duration_pb2.Duration(
-                        seconds=int(self.retry_min_seconds),
-                        nanos=int((self.retry_min_seconds % 1) * 1e9)),
-                    "maximum_backoff": duration_pb2.Duration(seconds=30)},
-                # No dead_letter_policy here: the emulator's push loop crashes when it
-                # dead-letters; our consumers do it (jiwa.handlers.poison, decision 0002).
-            })
-            for name, topic in ((route.tap_subscription, route.topic),
-                                (route.dead_letter_subscription, route.dead_letter_topic)):
-                subscriber.create_subscription(request={
-                    "name": subscriber.subscription_path(p, name),
-                    "topic": publisher.topic_path(p, topic),
-                    "retain_acked_messages": True,
-                    "message_retention_duration": retention})
-
-
-@contextlib.contextmanager
-def _env(key: str, value: str) -> Any:
-    old = os.environ.get(key)
-    os.environ[key] = value
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = old
-
-
-def _alive(pid: int) -> bool:
-    try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-        if waited == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-
-
-def stop_group(pid: int, grace: float = 5.0, sig: int = signal.SIGTERM) -> None:
-    """Send `sig` to the process group led by `pid`; SIGKILL what is left after `grace`
-    seconds, and return once the group is gone (its ports free again)."""
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        return
-    if not _group_gone(pid, grace):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        _group_gone(pid, 5.0)
-
-
-def _group_gone(pid: int, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while True:
-        _alive(pid)  # reap our own child so the group can disappear
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
+        create_topology(f"127.0.0.1:{self.state.ports['pubsub']}", self.state.project,
+                        lambda function: self.state.url(function) + "/",
+                        self.retry_min_seconds)
 
 
 # -- command line (`jiwa-stack`, used by emulator.sh) -------------------------------------
-def _load(state_dir: Path) -> dict[str, Any] | None:
+def load_state(state_dir: Path) -> dict[str, Any] | None:
     path = state_dir / "stack.json"
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -342,9 +207,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the fal stand-in's time per image (up)")
     args = parser.parse_args(argv)
     state_dir = Path(args.state_dir)
-    existing = _load(state_dir)
+    existing = load_state(state_dir)
     if args.command == "up":
-        if existing and all(_alive(pid) for pid in existing["pids"].values()):
+        if existing and all(alive(pid) for pid in existing["pids"].values()):
             print("stack already running (./emulator.sh down to stop it)")
             return 0
         state = Stack(state_dir, claude_latency_ms=args.claude_latency_ms,
@@ -364,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, pid in existing["pids"].items():
             port = existing["ports"].get(name)
             where = f" on 127.0.0.1:{port}" if port else ""
-            print(f"{name:18} pid {pid:<8} {'up' if _alive(pid) else 'DOWN'}{where}")
+            print(f"{name:18} pid {pid:<8} {'up' if alive(pid) else 'DOWN'}{where}")
         return 0
     state = StackState(**existing)
     env = existing["env"]

@@ -1,0 +1,119 @@
+"""The Firestore and Pub/Sub emulators of the Google Cloud CLI: how to start them, how to
+export Firestore's data, and the Pub/Sub topology our functions expect."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+
+from jiwa.dev.processes import free_port
+from jiwa.topology import RETENTION_SECONDS, routes
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def sdk_root() -> Path:
+    gcloud = shutil.which("gcloud")
+    if gcloud is None:
+        raise StackError("gcloud not found: install the Google Cloud CLI with the "
+                         "pubsub and firestore emulator components")
+    out = subprocess.run([gcloud, "info", "--format=value(installation.sdk_root)"],
+                         capture_output=True, text=True, check=True,
+                         env={**os.environ, "CLOUDSDK_CONFIG": str(ROOT / ".jiwa/gcloud")})
+    return Path(out.stdout.strip())
+
+
+def emulator_commands(pubsub_port: int, firestore_port: int,
+                      firestore_import: Path | None = None) -> dict[str, list[str]]:
+    """How to start each emulator; `firestore_import` seeds Firestore from an export."""
+    if shutil.which("java") is None:
+        raise StackError("java not found: the emulators need Java 17 or newer")
+    platform = sdk_root() / "platform"
+    jars = sorted((platform / "pubsub-emulator/lib").glob("cloud-pubsub-emulator-*-all.jar"))
+    fs_jar = platform / "cloud-firestore-emulator/cloud-firestore-emulator.jar"
+    if not jars or not fs_jar.exists():
+        raise StackError(f"emulator jars missing under {platform}: install the gcloud "
+                         "components pubsub-emulator and cloud-firestore-emulator")
+    return {
+        "pubsub": ["java", "-jar", str(jars[-1]), "--host=127.0.0.1", f"--port={pubsub_port}"],
+        "firestore": ["java", "-cp", str(fs_jar),
+                      "com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
+                      "--host=127.0.0.1", f"--port={firestore_port}",
+                      f"--websocket_port={free_port()}", f"--rules={ROOT / 'firestore.rules'}",
+                      *([f"--import-data={firestore_import}"] if firestore_import else [])],
+    }
+
+
+def export_firestore(url: str, project: str, folder: Path) -> Path:
+    """Everything in the Firestore emulator at `url`, written under the new `folder`; the
+    metadata file to import it from."""
+    folder.mkdir(parents=True)
+    response = httpx.post(f"{url}/emulator/v1/projects/{project}:export",
+                          json={"database": f"projects/{project}/databases/(default)",
+                                "export_directory": str(folder)}, timeout=60)
+    response.raise_for_status()
+    found = sorted(folder.glob("*/*.overall_export_metadata"))
+    if not found:
+        raise StackError(f"the Firestore emulator wrote no export into {folder}")
+    return found[0]
+
+
+def create_topology(pubsub_host: str, project: str, push_url: Callable[[str], str],
+                    retry_min_seconds: float) -> None:
+    """Every route's topic, dead-letter topic, push subscription (to `push_url(function)`),
+    tap and dead-letter subscription, on the emulator at `pubsub_host`."""
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+    from google.protobuf import duration_pb2
+
+    with _env("PUBSUB_EMULATOR_HOST", pubsub_host):
+        publisher = pubsub_v1.PublisherClient()
+        subscriber = pubsub_v1.SubscriberClient()
+    retention = duration_pb2.Duration(seconds=RETENTION_SECONDS)
+    for route in routes():
+        for topic in (route.topic, route.dead_letter_topic):
+            publisher.create_topic(name=publisher.topic_path(project, topic))
+        subscriber.create_subscription(request={
+            "name": subscriber.subscription_path(project, route.subscription),
+            "topic": publisher.topic_path(project, route.topic),
+            "push_config": {"push_endpoint": push_url(route.function)},
+            "ack_deadline_seconds": route.ack_deadline_seconds,
+            "enable_message_ordering": route.ordered,
+            "retain_acked_messages": True,
+            "message_retention_duration": retention,
+            "retry_policy": {
+                "minimum_backoff": duration_pb2.Duration(
+                    seconds=int(retry_min_seconds), nanos=int((retry_min_seconds % 1) * 1e9)),
+                "maximum_backoff": duration_pb2.Duration(seconds=30)},
+            # No dead_letter_policy here: the emulator's push loop crashes when it
+            # dead-letters; our consumers do it (jiwa.handlers.poison, decision 0002).
+        })
+        for name, topic in ((route.tap_subscription, route.topic),
+                            (route.dead_letter_subscription, route.dead_letter_topic)):
+            subscriber.create_subscription(request={
+                "name": subscriber.subscription_path(project, name),
+                "topic": publisher.topic_path(project, topic),
+                "retain_acked_messages": True,
+                "message_retention_duration": retention})
+
+
+@contextlib.contextmanager
+def _env(key: str, value: str) -> Iterator[None]:
+    old = os.environ.get(key)
+    os.environ[key] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old

@@ -1,0 +1,57 @@
+"""Process groups and ports for the local tools: every process they start leads its own
+group and is stopped by that group, never by name."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import time
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` still runs (a child of ours that has exited is reaped here)."""
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def stop_group(pid: int, grace: float = 5.0, sig: int = signal.SIGTERM) -> None:
+    """Send `sig` to the process group led by `pid`; SIGKILL what is left after `grace`
+    seconds, and return once the group is gone (its ports free again)."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        return
+    if not _group_gone(pid, grace):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        _group_gone(pid, 5.0)
+
+
+def _group_gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while True:
+        alive(pid)  # reap our own child so the group can disappear
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
