@@ -17,11 +17,11 @@ from jiwa.events import OnboardingRequested, ProgressEvent, ProgressKind
 JIWA = str(Path(sys.executable).parent / "jiwa")
 
 
-def jiwa(h: Harness, *args: str) -> subprocess.CompletedProcess[str]:
+def jiwa(h: Harness, *args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **{k: h.env[k] for k in (
         "GOOGLE_CLOUD_PROJECT", "PUBSUB_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST")},
-        "COLUMNS": "200"}
-    return subprocess.run([JIWA, *args], env=env, capture_output=True, text=True, timeout=60,
+        "COLUMNS": "200", **env_vars}
+    return subprocess.run([JIWA, *args], env=env, capture_output=True, text=True, timeout=90,
                           check=False)
 
 
@@ -71,9 +71,16 @@ def test_failed_job_replayed_dry_then_rerun_from_the_failed_wave(harness: Harnes
     time.sleep(1.5)
     assert harness.texts(phone) == texts  # the send guard kept the user from a repeat
     harness.control(phone)  # the cause is fixed
-    rerun = jiwa_json(harness, "rerun", "--job", failed.id, "--from-wave", "4")
-    assert rerun == {"job_id": failed.id, "run": 2, "from_wave": 4, "status": "QUEUED"}
-    done = harness.wait_status(failed.id, "COMPLETED", timeout=60)
+    # --wait follows the rerun to its end; FORCE_COLOR makes rich draw its progress bar
+    # although stderr is a pipe here.
+    waited = jiwa(harness, "rerun", "--job", failed.id, "--from-wave", "4", "--wait",
+                  "--json", FORCE_COLOR="1")
+    assert waited.returncode == 0, waited.stderr
+    assert json.loads(waited.stdout) == {"job_id": failed.id, "run": 2, "from_wave": 4,
+                                         "status": "QUEUED", "final_status": "COMPLETED"}
+    assert "queued" in waited.stderr and "3/9" in waited.stderr  # waves 1-3 were kept
+    assert "9/9" in waited.stderr
+    done = harness.wait_status(failed.id, "COMPLETED", timeout=5)
     assert done.run == 2
     waves = harness.store.checkpoints(failed.id)
     assert sorted(waves) == list(range(1, 10))

@@ -16,6 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from jiwa.cli import commands
+from jiwa.cli.progress import progress
+from jiwa.messages import WAVE_NAMES
+from jiwa.store import Job, Status
 
 console = Console()
 
@@ -62,6 +65,21 @@ def _lines(rows: list[str]) -> None:
         console.print(row, highlight=False)
 
 
+def _wave_progress(job: Job, finished: int) -> tuple[int, str]:
+    """Waves finished, and what the job is doing, for the rerun's progress bar."""
+    wave = job.current_wave
+    if job.status != Status.RUNNING or not 1 <= wave <= 9:
+        return finished, str(job.status).lower()
+    return finished, f"wave {wave}/9: {WAVE_NAMES[wave - 1]}"
+
+
+def _rerun_line(d: dict[str, Any]) -> None:
+    line = f"job {d['job_id']} queued as run {d['run']} from wave {d['from_wave']}"
+    if "final_status" in d:
+        line += f"; it ended {d['final_status']}"
+    console.print(line, highlight=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jiwa", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -96,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     rerun = sub.add_parser("rerun", help="rerun a finished job from a wave")
     rerun.add_argument("--job", required=True)
     rerun.add_argument("--from-wave", type=int, required=True, choices=range(1, 10))
+    rerun.add_argument("--wait", action="store_true",
+                       help="follow the job until it ends, showing its waves; exit 1 if it "
+                            "fails")
+    rerun.add_argument("--timeout", type=float, default=1800, help="seconds to --wait")
     rerun.add_argument("--json", action="store_true")
 
     dlq = sub.add_parser("dlq", help="dead-lettered messages")
@@ -137,16 +159,26 @@ def run(args: argparse.Namespace) -> int:
                 f"{e['job_id']} #{e['seq']} {e['kind']} {e.get('wave_name', '')}",
                 highlight=False))
     elif args.command == "replay":
-        emit(ops.replay(args.job, since=args.since, to=args.to, dry_run=args.dry_run,
-                        force=args.force), args.json, lambda d: _lines(d["conversation"]))
+        sending = args.to == "notifier" and not args.dry_run
+        with progress(f"{'republishing' if sending else 'reading'} {args.job}'s events",
+                      None) as show:
+            result = ops.replay(args.job, since=args.since, to=args.to, dry_run=args.dry_run,
+                                force=args.force, on_published=lambda done, total: show(
+                                    done, f"republished {done} of {total} events"))
+        emit(result, args.json, lambda d: _lines(d["conversation"]))
     elif args.command == "rerun":
-        emit(ops.rerun(args.job, args.from_wave), args.json,
-             lambda d: console.print(f"job {d['job_id']} queued as run {d['run']} from wave "
-                                     f"{d['from_wave']}", highlight=False))
+        result = ops.rerun(args.job, args.from_wave)
+        if args.wait:
+            with progress(f"job {args.job} queued", 9) as show:
+                job = ops.wait(args.job, args.timeout, lambda j, n: show(*_wave_progress(j, n)))
+            result["final_status"] = str(job.status)
+        emit(result, args.json, _rerun_line)
+        return 1 if result.get("final_status") == Status.FAILED else 0
     elif args.command == "dlq":
-        emit(ops.dead_letters(args.action, args.topic, set(args.message or []) or None),
-             args.json, lambda rows: _lines([f"{r['message_id']} job {r['job_id']} "
-                                             f"event {r['event_id']}" for r in rows]))
+        with progress(f"{args.action} dead letters of {args.topic}", None):
+            rows = ops.dead_letters(args.action, args.topic, set(args.message or []) or None)
+        emit(rows, args.json, lambda rows: _lines([f"{r['message_id']} job {r['job_id']} "
+                                                   f"event {r['event_id']}" for r in rows]))
     return 0
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,10 @@ def job_row(job: Job) -> dict[str, Any]:
     doc = job.to_doc()
     doc.pop("instagramToken", None)  # never printed, even encrypted
     return doc
+
+
+def _ignore(*_: Any) -> None:
+    """The default progress callback: nobody is watching."""
 
 
 class Operations:
@@ -90,7 +94,8 @@ class Operations:
 
     # -- replay ----------------------------------------------------------------------
     def replay(self, job_id: str, *, since: str | None, to: str, dry_run: bool,
-               force: bool) -> dict[str, Any]:
+               force: bool, on_published: Callable[[int, int], None] = _ignore,
+               ) -> dict[str, Any]:
         """The job's events from its log, as the user received them; to the notifier only
         when asked (its send guard still drops what was sent, unless `force`)."""
         job = self._job(job_id)
@@ -111,6 +116,7 @@ class Operations:
                     guards.document(e.event_id).delete()
                 self._clients.publisher.publish_progress(e)
                 republished += 1
+                on_published(republished, len(events))
         return {"job_id": job_id, "to": to, "dry_run": dry_run, "events": len(events),
                 "republished": republished, "conversation": conversation}
 
@@ -127,6 +133,20 @@ class Operations:
             event_id=f"{job_id}-r{queued.run}-requested", job_id=job_id, run=queued.run))
         return {"job_id": job_id, "run": queued.run, "from_wave": from_wave,
                 "status": str(queued.status)}
+
+    def wait(self, job_id: str, timeout: float,
+             on_update: Callable[[Job, int], None] = _ignore) -> Job:
+        """Follow a job until it is COMPLETED or FAILED, telling `on_update` the job and how
+        many of its waves have finished."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self._job(job_id)
+            on_update(job, len(self.store.checkpoints(job_id)))
+            if not job.active:
+                return job
+            if time.monotonic() > deadline:
+                raise OperatorError(f"job {job_id} is still {job.status} after {timeout:.0f}s")
+            time.sleep(0.5)
 
     # -- dead letters ----------------------------------------------------------------
     def dead_letters(self, action: str, topic: str,
