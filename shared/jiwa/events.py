@@ -96,7 +96,7 @@ def decode_pubsub_data(data: Mapping[str, Any] | None, model: type[_M]) -> _M:
 def _publish_retry() -> Any:
     """The client's own publish retry grows its delay fourfold (0.1, 0.4, 1.6, 6.4, 25.6 s),
     so a Pub/Sub outage of a few seconds kept a user waiting half a minute after it ended.
-    The same transient errors, retried at most 2 s apart, resume within 2 s of recovery."""
+    The same transient errors are retried here at most 2 s apart."""
     from google.api_core import exceptions as errors
     from google.api_core.retry import Retry, if_exception_type
 

@@ -53,6 +53,7 @@ class Settings:
     image_max_tries: int = 3
     image_quality_threshold: int = 7
     fal_attempts: int = 3
+    fal_timeout_seconds: float = 120.0
     image_schedule: str = "stream"  # "barrier" only for the benchmark's comparison
     scrape_allow_hosts: str = ""
 
@@ -127,6 +128,7 @@ _ENV_NAMES = {
     "image_max_tries": "JIWA_IMAGE_MAX_TRIES",
     "image_quality_threshold": "JIWA_IMAGE_QUALITY_THRESHOLD",
     "fal_attempts": "JIWA_FAL_ATTEMPTS",
+    "fal_timeout_seconds": "JIWA_FAL_TIMEOUT_SECONDS",
     "image_schedule": "JIWA_IMAGE_SCHEDULE",
     "scrape_allow_hosts": "JIWA_SCRAPE_ALLOW_HOSTS",
 }

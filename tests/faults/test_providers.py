@@ -1,5 +1,5 @@
-"""Provider outages: Claude and fal failing for a while (retried by their one owner) and
-for good (a clean FAILED, the user told in their language)."""
+"""Provider outages: Claude and fal failing (or fal timing out) for a while, retried by
+their one owner, and for good (a clean FAILED, the user told in their language)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,20 @@ def test_fal_failing_for_some_images_is_retried(harness: Harness, record, real) 
     assert job.status == "COMPLETED" and job.attempt == 0
     submitted = harness.http.get(harness.state.url("fal") + "/_standin/requests").json()
     assert len(submitted) == N + 2
+    assert sum(t.startswith("[image]") for t in texts) == N
+
+
+def test_fal_timing_out_for_some_images_is_retried(harness: Harness, record, real) -> None:
+    harness.http.post(harness.state.url("fal") + "/_standin/reset")
+    _faults(harness, "fal", hang=2)  # two generations never finish; the client gives up at 5 s
+    phone = new_phone()
+    job = harness.wait_status(real(phone), "COMPLETED", "FAILED", timeout=120)
+    texts = wait_for(lambda: (t := harness.texts(phone)) and t[-1].startswith("All 6") and t, 30)
+    _row(record, "fal times out on 2 generations", harness, job.id, texts)
+    assert job.status == "COMPLETED" and job.attempt == 0
+    submitted = harness.http.get(harness.state.url("fal") + "/_standin/requests").json()
+    assert len(submitted) == N + 2
+    assert sum(r["cancelled"] for r in submitted) == 2  # what it gave up on, it cancelled
     assert sum(t.startswith("[image]") for t in texts) == N
 
 

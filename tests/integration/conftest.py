@@ -13,12 +13,14 @@ TESTS = Path(__file__).resolve().parents[1]
 
 
 def running_test_stack(state_dir: Path) -> Iterator[Stack]:
-    """The stack the tests drive (test pipelines, a 1 s heartbeat, a sweep every 2 s),
+    """The stack the tests drive (test pipelines, a 1 s heartbeat, a sweep every 2 s, fal
+    given up after 5 s),
     running until the generator is closed."""
     stack = Stack(state_dir, project="jiwa-test",
                   extra_env={"JIWA_PIPELINE": "pipelines:build", "PYTHONPATH": str(TESTS),
                              "JIWA_HEARTBEAT_SECONDS": "1", "JIWA_STALE_HEARTBEAT_SECONDS": "5",
-                             "JIWA_QUEUED_TIMEOUT_SECONDS": "30"},
+                             "JIWA_QUEUED_TIMEOUT_SECONDS": "30",
+                            "JIWA_FAL_TIMEOUT_SECONDS": "5"},
                   retry_min_seconds=0.5, sweep_seconds=2)
     stack.start()
     try:
@@ -58,4 +60,4 @@ def real(harness: Harness):
     yield start
     for name in ("anthropic", "fal"):
         harness.http.post(harness.state.url(name) + "/_standin/faults",
-                          json={"fail": [], "fail_always": 0, "low_scores": 0})
+                          json={"fail": [], "fail_always": 0, "low_scores": 0, "hang": 0})

@@ -3,7 +3,9 @@
 `POST /{model}` submits; status, result and cancel URLs point back here; `GET
 /files/{id}.png` serves a picture drawn from the prompt (colours and shapes from its
 hash, so different prompts give different images). Faults: `{"latency_ms": per-image
-render time, "fail": [{"status": 500, "times": n}] (results), "fail_always": 500}`.
+render time, "fail": [{"status": 500, "times": n}] (results), "fail_always": 500,
+"hang": n (the next n requests never finish, as a stuck generation)}`.
+`GET /_standin/requests` lists what was submitted, and whether it was cancelled.
 """
 
 from __future__ import annotations
@@ -53,12 +55,15 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
         request_id = secrets.token_hex(8)
         with lock:
             jobs[request_id] = {"model": model, "arguments": args, "submitted": time.time(),
-                                "status": faults.next_failure()}
+                                "status": faults.next_failure(), "hang": faults.take("hang"),
+                                "cancelled": False}
         base = request.host_url.rstrip("/") + f"/requests/{request_id}"
         return jsonify({"request_id": request_id, "status_url": base + "/status",
                         "response_url": base, "cancel_url": base + "/cancel"})
 
     def ready(job: dict[str, Any]) -> bool:
+        if job["hang"]:
+            return False
         return time.time() - job["submitted"] >= float(faults.get("latency_ms", 0)) / 1000
 
     @app.get("/requests/<request_id>/status")
@@ -87,6 +92,9 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
 
     @app.put("/requests/<request_id>/cancel")
     def cancel(request_id: str) -> Any:
+        with lock:
+            if request_id in jobs:
+                jobs[request_id]["cancelled"] = True
         return jsonify({"status": "CANCELLATION_REQUESTED"}), 202
 
     @app.get("/files/<request_id>.png")
@@ -101,8 +109,8 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
     @app.get("/_standin/requests")
     def requests_seen() -> Any:
         with lock:
-            return jsonify([{"request_id": k, "model": v["model"], "arguments": v["arguments"]}
-                            for k, v in jobs.items()])
+            return jsonify([{"request_id": k, "model": v["model"], "arguments": v["arguments"],
+                             "cancelled": v["cancelled"]} for k, v in jobs.items()])
 
     def clear() -> None:
         with lock:

@@ -40,4 +40,5 @@ class WaveServices:
         fetcher = SafeFetcher(httpx.AsyncClient(timeout=10.0, verify=True),
                               allow_hosts=s.scrape_allow_hosts.split(","))
         return cls(s, clients.store, clients.instagram, clients.cipher, fetcher,
-                   Claude(claude, s.anthropic_model), Flux(fal, s.fal_model))
+                   Claude(claude, s.anthropic_model),
+                   Flux(fal, s.fal_model, timeout=s.fal_timeout_seconds))
