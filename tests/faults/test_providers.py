@@ -3,6 +3,7 @@ their one owner, and for good (a clean FAILED, the user told in their language).
 
 from __future__ import annotations
 
+import pytest
 from harness import Harness, new_phone, wait_for
 
 N = 6
@@ -40,30 +41,24 @@ def test_claude_failing_for_good_fails_cleanly(harness: Harness, record, real) -
                          "service is busy. Send /register to try again.")
 
 
-def test_fal_failing_for_some_images_is_retried(harness: Harness, record, real) -> None:
+@pytest.mark.parametrize(("plan", "scenario", "cancelled"), [
+    ({"fail": [{"status": 500, "times": 2}]}, "fal fails 2 generations", 0),
+    # Two generations never finish: the client gives up after 5 s and cancels them.
+    ({"hang": 2}, "fal times out on 2 generations", 2),
+])
+def test_fal_failing_for_some_images_is_retried(harness: Harness, record, real,
+                                                plan: dict, scenario: str,
+                                                cancelled: int) -> None:
     harness.http.post(harness.state.url("fal") + "/_standin/reset")
-    _faults(harness, "fal", fail=[{"status": 500, "times": 2}])
-    phone = new_phone()
-    job = harness.wait_status(real(phone), "COMPLETED", "FAILED", timeout=90)
-    texts = wait_for(lambda: (t := harness.texts(phone)) and t[-1].startswith("All 6") and t, 30)
-    _row(record, "fal fails 2 generations", harness, job.id, texts)
-    assert job.status == "COMPLETED" and job.attempt == 0
-    submitted = harness.http.get(harness.state.url("fal") + "/_standin/requests").json()
-    assert len(submitted) == N + 2
-    assert sum(t.startswith("[image]") for t in texts) == N
-
-
-def test_fal_timing_out_for_some_images_is_retried(harness: Harness, record, real) -> None:
-    harness.http.post(harness.state.url("fal") + "/_standin/reset")
-    _faults(harness, "fal", hang=2)  # two generations never finish; the client gives up at 5 s
+    _faults(harness, "fal", **plan)
     phone = new_phone()
     job = harness.wait_status(real(phone), "COMPLETED", "FAILED", timeout=120)
     texts = wait_for(lambda: (t := harness.texts(phone)) and t[-1].startswith("All 6") and t, 30)
-    _row(record, "fal times out on 2 generations", harness, job.id, texts)
+    _row(record, scenario, harness, job.id, texts)
     assert job.status == "COMPLETED" and job.attempt == 0
     submitted = harness.http.get(harness.state.url("fal") + "/_standin/requests").json()
     assert len(submitted) == N + 2
-    assert sum(r["cancelled"] for r in submitted) == 2  # what it gave up on, it cancelled
+    assert sum(r["cancelled"] for r in submitted) == cancelled
     assert sum(t.startswith("[image]") for t in texts) == N
 
 
