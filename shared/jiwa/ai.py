@@ -8,17 +8,20 @@ retries these calls.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-import anthropic
 import fal_client
 import httpx
 from asyncstdlib import cached_property as async_cached_property
 from pydantic import BaseModel, ValidationError
 
 from jiwa.job.runner import WaveFailedError
+
+if TYPE_CHECKING:
+    import anthropic
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -29,13 +32,28 @@ FLUX_DOWN = WaveFailedError("images_unavailable", "our image service is not resp
 
 
 class Claude:
-    def __init__(self, client: anthropic.AsyncAnthropic, model: str,
+    """Claude through `connect()`'s client, made on the first call: importing the anthropic
+    SDK takes about 2 s here, and the job's first waves, which the user hears about first,
+    do not need it."""
+
+    def __init__(self, connect: Callable[[], anthropic.AsyncAnthropic], model: str,
                  max_tokens: int = 2048) -> None:
-        self._client, self.model, self._max_tokens = client, model, max_tokens
+        self._connect, self.model, self._max_tokens = connect, model, max_tokens
+        self._client: anthropic.AsyncAnthropic | None = None
+        self._connecting = asyncio.Lock()
+
+    async def _messages(self) -> Any:
+        async with self._connecting:
+            if self._client is None:  # import off the event loop: the heartbeat keeps beating
+                self._client = await asyncio.to_thread(self._connect)
+        return self._client.messages
 
     async def structured(self, tool: str, description: str, schema: type[M], *, system: str,
                          content: list[dict[str, Any]]) -> M:
         """Ask Claude to answer by calling `tool`; validate the input against `schema`."""
+        messages = await self._messages()
+        import anthropic  # already imported by connect()
+
         try:
             request: dict[str, Any] = {
                 "model": self.model, "max_tokens": self._max_tokens, "system": system,
@@ -43,7 +61,7 @@ class Claude:
                 "tools": [{"name": tool, "description": description,
                            "input_schema": schema.model_json_schema()}],
                 "tool_choice": {"type": "tool", "name": tool}}
-            message = await self._client.messages.create(**request)
+            message = await messages.create(**request)
         except anthropic.APIError as exc:
             raise CLAUDE_DOWN from exc
         for block in message.content:

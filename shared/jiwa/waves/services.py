@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import anthropic
 import httpx
 
 from jiwa.ai import Claude, Flux, RoutedFalClient
@@ -14,6 +14,9 @@ from jiwa.instagram import InstagramClient
 from jiwa.scrape import SafeFetcher
 from jiwa.settings import Settings
 from jiwa.store import JobStore
+
+if TYPE_CHECKING:
+    import anthropic
 
 
 @dataclass
@@ -32,13 +35,17 @@ class WaveServices:
         s.require("anthropic_api_key", "fal_key")
         import fal_client
 
-        claude = anthropic.AsyncAnthropic(api_key=s.anthropic_api_key,
-                                          base_url=s.anthropic_base_url,
-                                          max_retries=s.anthropic_max_retries)
+        def connect_claude() -> anthropic.AsyncAnthropic:
+            import anthropic  # here, not at start: see Claude
+
+            return anthropic.AsyncAnthropic(api_key=s.anthropic_api_key,
+                                            base_url=s.anthropic_base_url,
+                                            max_retries=s.anthropic_max_retries)
+
         fal = (RoutedFalClient(key=s.fal_key, base_url=s.fal_base_url) if s.fal_base_url
                else fal_client.AsyncClient(key=s.fal_key))
         fetcher = SafeFetcher(httpx.AsyncClient(timeout=10.0, verify=True),
                               allow_hosts=s.scrape_allow_hosts.split(","))
         return cls(s, clients.store, clients.instagram, clients.cipher, fetcher,
-                   Claude(claude, s.anthropic_model),
+                   Claude(connect_claude, s.anthropic_model),
                    Flux(fal, s.fal_model, timeout=s.fal_timeout_seconds))
