@@ -40,12 +40,20 @@ class Claude:
                  max_tokens: int = 2048) -> None:
         self._connect, self.model, self._max_tokens = connect, model, max_tokens
         self._client: anthropic.AsyncAnthropic | None = None
-        self._connecting = asyncio.Lock()
+        self._connecting: asyncio.Future[anthropic.AsyncAnthropic] | None = None
+
+    def warm_up(self) -> None:
+        """Start making the client in a thread now (off the event loop, so the heartbeat
+        keeps beating); the first call waits for it. Wave 1 calls this, so that the import
+        overlaps its Instagram requests instead of delaying wave 3."""
+        if self._connecting is None:
+            self._connecting = asyncio.get_running_loop().run_in_executor(None, self._connect)
 
     async def _messages(self) -> Any:
-        async with self._connecting:
-            if self._client is None:  # import off the event loop: the heartbeat keeps beating
-                self._client = await asyncio.to_thread(self._connect)
+        if self._client is None:
+            self.warm_up()
+            assert self._connecting is not None
+            self._client = await self._connecting
         return self._client.messages
 
     async def structured(self, tool: str, description: str, schema: type[M], *, system: str,

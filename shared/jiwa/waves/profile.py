@@ -21,6 +21,7 @@ def summarize_posts(media: list[dict[str, Any]], limit: int = 12) -> list[dict[s
 
 
 async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
+    services.claude.warm_up()  # wave 3 needs Claude; load its SDK while we wait on Instagram
     token = services.cipher.decrypt(ctx.job.instagram_token or "", ctx.job.id)
     try:
         profile = await asyncio.to_thread(services.instagram.profile, token)
