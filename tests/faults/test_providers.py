@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from harness import Harness, new_phone, wait_for
 
+from .test_faults import _dups
+
 N = 6
 
 
@@ -18,7 +20,7 @@ def _row(record, scenario: str, h: Harness, job_id: str, texts: list[str]) -> No
 
     job = h.store.require(job_id)
     record.append(Row(scenario, len(h.job_processes(job_id)), len(texts), len(texts),
-                      len(texts) - len(set(texts)), str(job.status)))
+                      _dups(texts), str(job.status)))
 
 
 def test_claude_overloaded_for_a_while_completes(harness: Harness, record, real) -> None:
