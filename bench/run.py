@@ -42,7 +42,7 @@ def stack(name: str, extra_env: dict[str, str] | None = None) -> Iterator[Driver
     state = s.start()
     try:
         httpx.post(state.url("anthropic") + "/_standin/faults",
-                   json={"latency_ms_by_tool": {"record_image_score": SCORE_S * 1000}})
+                   json={"latency_ms_by_schema": {"ImageScore": SCORE_S * 1000}})
         for key in ("GOOGLE_CLOUD_PROJECT", "PUBSUB_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST"):
             os.environ[key] = state.env[key]
         yield Driver(state)

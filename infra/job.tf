@@ -36,6 +36,7 @@ resource "google_cloud_run_v2_job" "jiwa" {
         dynamic "env" {
           for_each = merge(local.common_env, {
             ANTHROPIC_MODEL        = var.anthropic_model
+            ANTHROPIC_SCORE_MODEL  = var.anthropic_score_model
             FAL_MODEL              = var.fal_model
             JIWA_HEARTBEAT_SECONDS = "15"
           })

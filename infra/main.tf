@@ -60,6 +60,7 @@ locals {
     CLOUD_RUN_REGION         = var.region
     JIWA_JOB_MAX_ATTEMPTS    = "2"
     JIWA_LOG_LEVEL           = "INFO"
+    META_GRAPH_VERSION       = var.meta_graph_version
   }
 }
 

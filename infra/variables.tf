@@ -79,9 +79,26 @@ variable "instagram_app_id" {
 }
 
 variable "anthropic_model" {
-  description = "Claude model used by the waves."
+  description = "Claude model of the brand, products and calendar waves. Models retire on published dates (the anthropic SDK's deprecation table); run `jiwa doctor` after a change."
   type        = string
-  default     = "claude-sonnet-4-5"
+  default     = "claude-sonnet-5-5"
+}
+
+variable "anthropic_score_model" {
+  description = "Claude model that scores each image (a short vision task; a smaller, faster model)."
+  type        = string
+  default     = "claude-haiku-5-5"
+}
+
+variable "meta_graph_version" {
+  description = "Graph API version for WhatsApp and Instagram calls. Each expires about two years after its successor ships (Meta's version changelog); v26.0 has no date yet."
+  type        = string
+  default     = "v26.0"
+
+  validation {
+    condition     = can(regex("^v[0-9]+\\.0$", var.meta_graph_version))
+    error_message = "meta_graph_version looks like v26.0."
+  }
 }
 
 variable "fal_model" {

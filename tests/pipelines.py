@@ -24,7 +24,8 @@ from typing import Any
 
 from jiwa.clients import Clients
 from jiwa.events import ProgressKind
-from jiwa.job.runner import Wave, WaveContext, WaveFailedError
+from jiwa.failures import WaveFailedError
+from jiwa.job.runner import Wave, WaveContext
 from jiwa.waves import build_pipeline
 
 NAMES = ["profile", "website", "brand", "products", "influencers", "calendar", "prompts",

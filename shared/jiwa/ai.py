@@ -1,4 +1,4 @@
-"""Claude (structured output through a forced tool) and Flux on fal, behind small seams.
+"""Claude (structured outputs: a JSON schema) and Flux on fal, behind small seams.
 
 Retry ownership: the anthropic SDK retries 429/529/5xx (`max_retries`); fal-client
 retries 408/409/429 itself; the images wave retries a failed generation. Nothing else
@@ -8,6 +8,7 @@ retries these calls.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,27 +19,34 @@ import httpx
 from asyncstdlib import cached_property as async_cached_property
 from pydantic import BaseModel, ValidationError
 
-from jiwa.job.runner import WaveFailedError
+from jiwa.failures import WaveFailedError
 
 if TYPE_CHECKING:
     import anthropic
 
 M = TypeVar("M", bound=BaseModel)
+log = logging.getLogger("jiwa.ai")
 
-CLAUDE_DOWN = WaveFailedError("claude_unavailable", "our analysis service is busy",
-                              "layanan analisis kami sedang sibuk")
-FLUX_DOWN = WaveFailedError("images_unavailable", "our image service is not responding",
-                            "layanan gambar kami tidak merespons")
+CLAUDE_DOWN = WaveFailedError.of("claude_unavailable")
+FLUX_DOWN = WaveFailedError.of("images_unavailable")
 
 
 class Claude:
     """Claude through `connect()`'s client, made on the first call: importing the anthropic
     SDK takes about 2 s here, and the job's first waves, which the user hears about first,
-    do not need it."""
+    do not need it.
 
-    def __init__(self, connect: Callable[[], anthropic.AsyncAnthropic], model: str,
-                 max_tokens: int = 2048) -> None:
-        self._connect, self.model, self._max_tokens = connect, model, max_tokens
+    Answers are structured outputs (`output_config.format`, a JSON schema), not a forced
+    tool: Anthropic's Sonnet 5.5 migration guide lists forced tool choice among the
+    settings that return 400, and a JSON schema works on every current model.
+    `models` maps each setting's variable to its model, so a retired model's failure can
+    tell the operator which variable to change.
+    """
+
+    def __init__(self, connect: Callable[[], anthropic.AsyncAnthropic],
+                 models: dict[str, str]) -> None:
+        self._connect, self.models = connect, models
+        self.model = next(iter(models.values()))
         self._client: anthropic.AsyncAnthropic | None = None
         self._connecting: asyncio.Future[anthropic.AsyncAnthropic] | None = None
 
@@ -56,31 +64,57 @@ class Claude:
             self._client = await self._connecting
         return self._client.messages
 
-    async def structured(self, tool: str, description: str, schema: type[M], *, system: str,
-                         content: list[dict[str, Any]]) -> M:
-        """Ask Claude to answer by calling `tool`; validate the input against `schema`."""
+    async def structured(self, schema: type[M], *, system: str, content: list[dict[str, Any]],
+                         max_tokens: int, retry_max_tokens: int | None = None,
+                         model: str | None = None) -> M:
+        """Claude's answer to `content` as a `schema`. An answer cut off at `max_tokens` is
+        asked for once more with `retry_max_tokens` (default 4x): adaptive thinking spends
+        from the same budget, so a cut-off is a budget problem, not a bad answer."""
+        model = model or self.model
+        budgets = [max_tokens, retry_max_tokens or 4 * max_tokens]
+        for attempt, budget in enumerate(budgets, 1):
+            message = await self._create(schema, model, system, content, budget)
+            if message.stop_reason == "refusal":
+                raise WaveFailedError.of("claude_refused", f"{model} refused ({schema.__name__})")
+            if message.stop_reason != "max_tokens":
+                return _parse(schema, message)
+            log.warning("claude: %s cut off at max_tokens=%d (try %d of %d)", schema.__name__,
+                        budget, attempt, len(budgets))
+        raise WaveFailedError.of("claude_cut_off", f"{schema.__name__} exceeded "
+                                                   f"max_tokens={budgets[-1]}")
+
+    async def _create(self, schema: type[BaseModel], model: str, system: str,
+                      content: list[dict[str, Any]], max_tokens: int) -> Any:
         messages = await self._messages()
         import anthropic  # already imported by connect()
 
+        fmt = {"type": "json_schema", "schema": anthropic.transform_schema(schema)}
         try:
-            request: dict[str, Any] = {
-                "model": self.model, "max_tokens": self._max_tokens, "system": system,
-                "messages": [{"role": "user", "content": content}],
-                "tools": [{"name": tool, "description": description,
-                           "input_schema": schema.model_json_schema()}],
-                "tool_choice": {"type": "tool", "name": tool}}
-            message = await messages.create(**request)
+            return await messages.create(
+                model=model, max_tokens=max_tokens, system=system,
+                messages=[{"role": "user", "content": content}],
+                output_config={"format": fmt})
+        except anthropic.NotFoundError as exc:
+            # A retired or unknown model answers 404 not_found_error: not "busy", and no
+            # retry will help; the operator must change a setting.
+            settings = [name for name, value in self.models.items() if value == model]
+            raise WaveFailedError.of(
+                "claude_model_unavailable",
+                f"model {model} is not available (404): set "
+                f"{' or '.join(settings) or 'the model setting'} to a current model") from exc
         except anthropic.APIError as exc:
             raise CLAUDE_DOWN from exc
-        for block in message.content:
-            if block.type == "tool_use" and block.name == tool:
-                try:
-                    return schema.model_validate(block.input)
-                except ValidationError as exc:
-                    raise WaveFailedError("claude_invalid", "our analysis came back malformed",
-                                          "hasil analisis kami tidak valid") from exc
-        raise WaveFailedError("claude_invalid", "our analysis came back empty",
-                              "hasil analisis kami kosong")
+
+
+def _parse(schema: type[M], message: Any) -> M:
+    text = "".join(block.text for block in message.content if block.type == "text")
+    if not text:
+        raise WaveFailedError.of("claude_invalid", f"{schema.__name__}: no text in the answer")
+    try:
+        return schema.model_validate_json(text)
+    except ValidationError as exc:
+        detail = f"{schema.__name__}: {exc.error_count()} validation errors"
+        raise WaveFailedError.of("claude_invalid", detail) from exc
 
 
 class _RouteQueueHost(httpx.AsyncHTTPTransport):

@@ -82,6 +82,31 @@ SUMMARY_TITLES = {
     "calendar": {"id": "Kalender siap!", "en": "Calendar ready!"},
 }
 
+# Why an onboarding failed, by failure code (jiwa.failures.WaveFailedError.of): what the
+# user reads after "Sorry, something went wrong while <step>: ".
+FAILURE_REASONS: dict[str, dict[str, str]] = {
+    "internal": {"en": "an unexpected error", "id": "kesalahan tak terduga"},
+    "claude_unavailable": {"en": "our analysis service is busy",
+                           "id": "layanan analisis kami sedang sibuk"},
+    "claude_model_unavailable": {"en": "our analysis service is unavailable",
+                                 "id": "layanan analisis kami sedang tidak tersedia"},
+    "claude_refused": {"en": "our analysis service declined this request",
+                       "id": "layanan analisis kami menolak permintaan ini"},
+    "claude_cut_off": {"en": "our analysis came back incomplete",
+                       "id": "hasil analisis kami tidak lengkap"},
+    "claude_invalid": {"en": "our analysis came back malformed",
+                       "id": "hasil analisis kami tidak valid"},
+    "images_unavailable": {"en": "our image service is not responding",
+                           "id": "layanan gambar kami tidak merespons"},
+    "instagram_unavailable": {"en": "we could not read your Instagram",
+                              "id": "kami tidak bisa membaca Instagram Anda"},
+    "calendar_short": {"en": "the calendar came back incomplete",
+                       "id": "kalender yang dibuat tidak lengkap"},
+    "login_expired": {"en": "the login link expired",
+                      "id": "tautan login sudah kedaluwarsa"},
+    "job_lost": {"en": "the work stopped unexpectedly", "id": "proses berhenti tanpa diduga"},
+}
+
 STEP_NAMES = {
     "id": "menyiapkan onboarding", "en": "preparing your onboarding",
 }

@@ -31,7 +31,7 @@ class Settings:
     whatsapp_app_secret: str = ""
     whatsapp_verify_token: str = ""
     meta_graph_url: str = "https://graph.facebook.com"
-    graph_api_version: str = "v21.0"
+    graph_api_version: str = "v26.0"  # Meta's newest; expiries in jiwa/lifecycle.py
 
     instagram_app_id: str = ""
     instagram_app_secret: str = ""
@@ -42,7 +42,11 @@ class Settings:
 
     anthropic_api_key: str = ""
     anthropic_base_url: str | None = None
-    anthropic_model: str = "claude-sonnet-4-5"
+    # Current models (Anthropic's models overview, the SDK's model list); retirement dates
+    # come from the SDK's table (jiwa/lifecycle.py). The per-image score is a short
+    # vision task: the smaller, faster model serves it.
+    anthropic_model: str = "claude-sonnet-5-5"
+    anthropic_score_model: str = "claude-haiku-5-5"
     fal_key: str = ""
     fal_base_url: str | None = None
     fal_model: str = "fal-ai/flux/schnell"
@@ -111,6 +115,7 @@ _ENV_NAMES = {
     "requested_topic": "JIWA_REQUESTED_TOPIC",
     "progress_topic": "JIWA_PROGRESS_TOPIC",
     "graph_api_version": "META_GRAPH_VERSION",
+    "anthropic_score_model": "ANTHROPIC_SCORE_MODEL",
     "oauth_state_ttl_seconds": "OAUTH_STATE_TTL_SECONDS",
     "default_language": "JIWA_DEFAULT_LANGUAGE",
     "commands_per_minute": "JIWA_COMMANDS_PER_MINUTE",

@@ -100,7 +100,7 @@ def test_every_function_in_infra_exists_with_its_entry_point() -> None:
 
 # Settings deliberately left to their defaults in production, or only for local use.
 DEFAULTED = {
-    "PUBSUB_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "META_GRAPH_URL", "META_GRAPH_VERSION",
+    "PUBSUB_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "META_GRAPH_URL",
     "INSTAGRAM_AUTH_URL", "INSTAGRAM_API_URL", "INSTAGRAM_GRAPH_URL", "ANTHROPIC_BASE_URL",
     "FAL_BASE_URL", "CLOUD_RUN_API_ENDPOINT", "OAUTH_STATE_TTL_SECONDS",
     "JIWA_PIPELINE", "JIWA_ANTHROPIC_MAX_RETRIES", "JIWA_IMAGE_COUNT",
@@ -116,7 +116,7 @@ def test_every_setting_is_deployed_or_deliberately_defaulted() -> None:
     secrets = set(re.findall(r'"([A-Z_]+)"', LOCALS["secrets"]))
     assert len(secrets) == 8
     deployed = set(LOCALS["common_env"]) | secrets | {
-        "ANTHROPIC_MODEL", "FAL_MODEL", "JIWA_HEARTBEAT_SECONDS"}
+        "ANTHROPIC_MODEL", "ANTHROPIC_SCORE_MODEL", "FAL_MODEL", "JIWA_HEARTBEAT_SECONDS"}
     missing = set(env_names()) - deployed - DEFAULTED
     assert not missing, f"settings neither deployed nor listed as defaulted: {missing}"
     assert not DEFAULTED & deployed - {"META_GRAPH_URL"}

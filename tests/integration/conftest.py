@@ -60,4 +60,6 @@ def real(harness: Harness):
     yield start
     for name in ("anthropic", "fal"):
         harness.http.post(harness.state.url(name) + "/_standin/faults",
-                          json={"fail": [], "fail_always": 0, "low_scores": 0, "hang": 0})
+                          json={"fail": [], "fail_always": 0, "low_scores": 0, "hang": 0,
+                                "thinking_tokens": 0, "cut_off": 0, "refuse": 0,
+                                "retired_models": []})

@@ -46,13 +46,16 @@ def test_what_is_sent_to_claude_and_fal(harness: Harness, real) -> None:
     phone = new_phone()
     harness.wait_status(real(phone), "COMPLETED", timeout=90)
     claude = harness.http.get(harness.state.url("anthropic") + "/_standin/requests").json()
-    tools = [r["tool_choice"]["name"] for r in claude]
-    assert tools[:3] == ["record_brand_profile", "record_products", "record_content_calendar"]
-    assert tools[3:] == ["record_image_score"] * N
+    schemas = [r["output_config"]["format"]["schema"] for r in claude]
+    assert [s["title"] for s in schemas[:3]] == ["BrandProfile", "ProductList", "ContentCalendar"]
+    assert [s["title"] for s in schemas[3:]] == ["ImageScore"] * N
+    assert all("tool_choice" not in r and "tools" not in r for r in claude)
     brand = claude[0]
-    assert brand["model"] == "claude-sonnet-4-5"
-    assert brand["tools"][0]["input_schema"]["required"] == \
+    assert brand["model"] == "claude-sonnet-5-5" and brand["max_tokens"] == 4096
+    assert {r["model"] for r in claude[3:]} == {"claude-haiku-5-5"}
+    assert schemas[0]["required"] == \
         ["voice", "audience", "values", "visual_style", "colors", "summary"]
+    assert schemas[0]["additionalProperties"] is False
     prompt = brand["messages"][0]["content"][0]["text"]
     assert "Business name: Kopi Senja" in prompt and "Website title: Kopi Senja" in prompt
     assert "Kopi susu gula aren andalan kami" in prompt

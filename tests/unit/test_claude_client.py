@@ -18,9 +18,9 @@ class Answer(BaseModel):
 
 class _FakeMessages:
     async def create(self, **request: Any) -> Any:
-        tool = request["tool_choice"]["name"]
-        return SimpleNamespace(content=[SimpleNamespace(type="tool_use", name=tool,
-                                                        input={"word": "kopi"})])
+        assert request["output_config"]["format"]["schema"]["title"] == "Answer"
+        return SimpleNamespace(stop_reason="end_turn",
+                               content=[SimpleNamespace(type="text", text='{"word": "kopi"}')])
 
 
 class _Connector:
@@ -35,7 +35,7 @@ class _Connector:
 
 
 async def _ask(claude: Claude) -> Answer:
-    return await claude.structured("answer", "Answer.", Answer, system="s",
+    return await claude.structured(Answer, system="s", max_tokens=100,
                                    content=[{"type": "text", "text": "q"}])
 
 
@@ -43,7 +43,7 @@ def test_concurrent_first_calls_connect_once_off_the_event_loop() -> None:
     connect = _Connector()
 
     async def main() -> list[Answer]:
-        claude = Claude(connect, "claude-test")
+        claude = Claude(connect, {"ANTHROPIC_MODEL": "claude-test"})
         return list(await asyncio.gather(*(_ask(claude) for _ in range(5))))
 
     answers = asyncio.run(main())
@@ -56,7 +56,7 @@ def test_warm_up_connects_before_the_first_call_and_only_once() -> None:
     connect = _Connector()
 
     async def main() -> None:
-        claude = Claude(connect, "claude-test")
+        claude = Claude(connect, {"ANTHROPIC_MODEL": "claude-test"})
         claude.warm_up()
         claude.warm_up()
         for _ in range(20):  # the connection is made without anyone asking Claude

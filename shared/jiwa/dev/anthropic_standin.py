@@ -1,33 +1,65 @@
-"""Local stand-in for Anthropic's Messages API (a development tool).
+"""Local stand-in for Anthropic's Messages and Models APIs (a development tool).
 
-Answers `POST /v1/messages` deterministically from the request: a forced tool gets an
-input that fits our tools' schemas, built from words in the prompt. Records every
-request (`GET /_standin/requests`) so tests can pin what was sent. Faults:
-`{"latency_ms", "latency_ms_by_tool": {"record_image_score": 1000}, "fail": [{"status":
-429|529|500, "times": n}], "fail_always": 500, "low_scores": n}` (the next n image scores
-are low).
+Answers `POST /v1/messages` deterministically from the request, the way the real API
+answers what we send (sources in the comments):
+- structured outputs (`output_config.format` = `{"type": "json_schema", "schema"}`): the
+  answer is one text block holding JSON that fits the schema; the schema's `title` says
+  which of our tasks it is (BrandProfile, ProductList, ContentCalendar, ImageScore);
+- `max_tokens` is honoured: an answer longer than the budget (thinking included) is cut
+  off mid-JSON with `stop_reason: "max_tokens"`;
+- an unknown or retired model answers 404 `not_found_error`; a forced `tool_choice` on a
+  model that rejects it answers 400 `invalid_request_error`.
+`GET /v1/models/{id}` is the Models API's retrieve. Records every request
+(`GET /_standin/requests`). Faults: `{"latency_ms", "latency_ms_by_schema": {"ImageScore":
+1000}, "fail": [{"status": 429|529|500, "times": n}], "fail_always": 500, "low_scores": n,
+"thinking_tokens": t (each answer first spends t output tokens thinking), "cut_off": n
+(the next n answers end at max_tokens), "refuse": n (the next n answers are refusals),
+"retired_models": [id] (answer 404 for these, as on the day they retire)}`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 import threading
 import time
+import typing
 from datetime import date, timedelta
 from typing import Any
 
 from flask import Flask, jsonify, request
 
 from jiwa.dev.faults import FaultPlan, add_control_routes
+from jiwa.lifecycle import claude_model
 
 ERRORS = {429: "rate_limit_error", 529: "overloaded_error", 500: "api_error",
           400: "invalid_request_error"}
 
+# Anthropic's Sonnet 5.5 migration guide: "forced tool choice" is one of the settings that
+# return a 400 on that model.
+REJECTS_FORCED_TOOL = {"claude-sonnet-5-5"}
+
+# Anthropic counts roughly 3.5-4 characters of text per token; the stand-in uses 4.
+CHARS_PER_TOKEN = 4
+
+
+def known_models() -> set[str]:
+    """The model ids the installed SDK lists (`anthropic.types.Model`), less those past the
+    end of life in its deprecation table: the models the real API still serves."""
+    from anthropic.types import model as model_module
+
+    listed: set[str] = set()
+    for arm in typing.get_args(model_module.Model):
+        listed.update(a for a in typing.get_args(arm) if isinstance(a, str))
+    return {m for m in listed if not claude_model(m).retired(date.today())}
+
 
 def _prompt_text(body: dict[str, Any]) -> str:
-    parts = [str(body.get("system", ""))]
+    system = body.get("system", "")
+    parts = [system if isinstance(system, str)
+             else "\n".join(b.get("text", "") for b in system)]
     for message in body.get("messages", []):
         content = message.get("content")
         if isinstance(content, str):
@@ -47,20 +79,21 @@ def _products(text: str) -> list[str]:
     return [p.strip() for p in found] or ["Signature product"]
 
 
-def tool_input(tool: str, text: str, body: dict[str, Any], plan: FaultPlan) -> dict[str, Any]:
+def answer(task: str, text: str, plan: FaultPlan) -> dict[str, Any]:
+    """The JSON our schema `task` (its title) asks for, built from words in the prompt."""
     name = _name(text)
-    if tool == "record_brand_profile":
+    if task == "BrandProfile":
         return {"voice": "warm, local and playful", "audience": "young urban professionals",
                 "values": ["local sourcing", "craft", "community"],
                 "visual_style": "golden-hour photography, warm tones, natural textures",
                 "colors": ["#6F4E37", "#F4E1C1", "#D98E04"],
                 "summary": f"{name} is a warm, community-minded brand. Its audience is young "
                            f"urban professionals who value local craft."}
-    if tool == "record_products":
+    if task == "ProductList":
         items = _products(text)[:4]
         return {"products": [{"name": p, "description": f"{p} from {name}",
                               "price": "Rp 25.000"} for p in items]}
-    if tool == "record_content_calendar":
+    if task == "ContentCalendar":
         asked = re.search(r"exactly (\d+) posts", text)
         count = int(asked.group(1)) if asked else 6
         start = date(2026, 12, 1)
@@ -73,7 +106,7 @@ def tool_input(tool: str, text: str, body: dict[str, Any], plan: FaultPlan) -> d
                   "product": products[i % len(products)].strip()} for i in range(count)]
         return {"posts": posts, "summary": f"{count} posts over two weeks, mixing product "
                                            f"shots, behind the scenes and community."}
-    if tool == "record_image_score":
+    if task == "ImageScore":
         low = plan.take("low_scores")
         digest = int(hashlib.sha256(text.encode()).hexdigest(), 16)
         score = 3 if low else 7 + digest % 3
@@ -82,39 +115,67 @@ def tool_input(tool: str, text: str, body: dict[str, Any], plan: FaultPlan) -> d
     return {}
 
 
+def _task(body: dict[str, Any]) -> str:
+    fmt = (body.get("output_config") or {}).get("format") or {}
+    if fmt.get("type") == "json_schema":
+        return str((fmt.get("schema") or {}).get("title", ""))
+    return ""
+
+
 def create_app(plan: FaultPlan | None = None) -> Flask:
     faults = plan or FaultPlan()
     recorded: list[dict[str, Any]] = []
     lock = threading.Lock()
+    models = known_models()
     app = Flask("anthropic_standin")
+
+    def authenticated() -> bool:
+        return bool(request.headers.get("x-api-key") or request.headers.get("authorization"))
+
+    @app.get("/v1/models/<path:model_id>")
+    def retrieve_model(model_id: str) -> Any:
+        # Models API: GET /v1/models/{model_id} -> ModelInfo, or 404 not_found_error.
+        if not authenticated():
+            return _error(401, "authentication_error", "x-api-key header is required")
+        if model_id not in models:
+            return _error(404, "not_found_error", f"model: {model_id}")
+        return jsonify({"type": "model", "id": model_id, "display_name": model_id,
+                        "created_at": "2026-01-01T00:00:00Z"})
 
     @app.post("/v1/messages")
     def messages() -> Any:
-        if not (request.headers.get("x-api-key") or request.headers.get("authorization")):
-            return _error(401, "authentication_error", "missing key")
+        if not authenticated():
+            return _error(401, "authentication_error", "x-api-key header is required")
         body = request.get_json(force=True)
         with lock:
             recorded.append(body)
-        tool = (body.get("tool_choice") or {}).get("name", "")
-        by_tool = faults.get("latency_ms_by_tool") or {}
-        faults.delay() if tool not in by_tool else time.sleep(by_tool[tool] / 1000)
+        model = str(body.get("model", ""))
+        if model not in models or model in (faults.get("retired_models") or []):
+            return _error(404, "not_found_error", f"model: {model}")
+        choice = body.get("tool_choice") or {}
+        if choice.get("type") in ("tool", "any") and model in REJECTS_FORCED_TOOL:
+            return _error(400, "invalid_request_error",
+                          f"tool_choice forcing tool use is not supported for {model}")
+        task = _task(body)
+        by_schema = faults.get("latency_ms_by_schema") or {}
+        faults.delay() if task not in by_schema else time.sleep(by_schema[task] / 1000)
         status = faults.next_failure()
         if status:
             return _error(status, ERRORS.get(status, "api_error"), "Injected failure")
         text = _prompt_text(body)
-        choice = body.get("tool_choice") or {}
-        content: list[dict[str, Any]]
-        if choice.get("type") == "tool":
-            content = [{"type": "tool_use", "id": "toolu_" + secrets.token_hex(8),
-                        "name": choice["name"],
-                        "input": tool_input(choice["name"], text, body, faults)}]
-            stop = "tool_use"
-        else:
-            content, stop = [{"type": "text", "text": "OK"}], "end_turn"
-        return jsonify({"id": "msg_" + secrets.token_hex(8), "type": "message",
-                        "role": "assistant", "model": body.get("model"), "content": content,
-                        "stop_reason": stop, "stop_sequence": None,
-                        "usage": {"input_tokens": len(text) // 4, "output_tokens": 50}})
+        if faults.take("refuse"):
+            # A refusal: stop_reason "refusal", and no usable answer.
+            return _message(model, [], "refusal", text, 0)
+        output = json.dumps(answer(task, text, faults), ensure_ascii=False) if task else "OK"
+        thinking = int(faults.get("thinking_tokens", 0) or 0)
+        budget = int(body.get("max_tokens", 0)) - thinking
+        needed = -(-len(output) // CHARS_PER_TOKEN)
+        if faults.take("cut_off") or needed > budget:
+            kept = max(budget, 0) * CHARS_PER_TOKEN if needed > budget else len(output) // 2
+            return _message(model, [{"type": "text", "text": output[:kept]}], "max_tokens",
+                            text, int(body.get("max_tokens", 0)))
+        return _message(model, [{"type": "text", "text": output}], "end_turn", text,
+                        thinking + needed)
 
     @app.get("/_standin/requests")
     def requests_seen() -> Any:
@@ -128,6 +189,15 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
     add_control_routes(app, faults, clear)
 
     return app
+
+
+def _message(model: str, content: list[dict[str, Any]], stop: str, prompt: str,
+             output_tokens: int) -> Any:
+    return jsonify({"id": "msg_" + secrets.token_hex(8), "type": "message",
+                    "role": "assistant", "model": model, "content": content,
+                    "stop_reason": stop, "stop_sequence": None,
+                    "usage": {"input_tokens": len(prompt) // CHARS_PER_TOKEN,
+                              "output_tokens": output_tokens}})
 
 
 def _error(status: int, kind: str, message: str) -> Any:

@@ -17,12 +17,14 @@ import itertools
 import secrets
 import threading
 import time
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, jsonify, redirect, request
 
 from jiwa.dev.faults import FaultPlan, add_control_routes
+from jiwa.lifecycle import GRAPH_API_VERSIONS, graph_version_available
 
 SAMPLE_PROFILE = {
     "user_id": "17841400000000001",
@@ -69,6 +71,31 @@ def create_app(state: MetaState | None = None, website: str = "") -> Flask:
     def graph_error(status: int, code: int, message: str) -> Any:
         return jsonify({"error": {"message": message, "type": "OAuthException", "code": code,
                                   "fbtrace_id": secrets.token_hex(6)}}), status
+
+    @app.before_request
+    def versioned_path() -> Any:
+        """Meta's Platform Versioning guide: a call to a version that is no longer usable
+        is served by the oldest usable one, and the `facebook-api-version` response header
+        says which version answered; a path segment that is no version at all is an
+        unknown path (error 2500). So the stand-in answers only the versions the code
+        may use, and says which one served."""
+        version = (request.view_args or {}).get("version")
+        if version is None:
+            return None
+        if version not in GRAPH_API_VERSIONS:
+            return graph_error(400, 2500, f"Unknown path components: /{version}")
+        served = version if graph_version_available(version, date.today()) else next(
+            (v for v in GRAPH_API_VERSIONS if graph_version_available(v, date.today())),
+            version)
+        request.environ["jiwa.served_version"] = served
+        return None
+
+    @app.after_request
+    def version_header(response: Any) -> Any:
+        served = request.environ.get("jiwa.served_version")
+        if served:
+            response.headers["facebook-api-version"] = served
+        return response
 
     @app.post("/<version>/<phone_number_id>/messages")
     def send(version: str, phone_number_id: str) -> Any:

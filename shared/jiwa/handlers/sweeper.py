@@ -12,19 +12,12 @@ import logging
 from collections import Counter
 from datetime import timedelta
 
-from jiwa.events import EventPublisher, OnboardingRequested, ProgressEvent, ProgressKind
-from jiwa.job.runner import FAILED_SEQ
+from jiwa.events import EventPublisher, OnboardingRequested
+from jiwa.failures import WaveFailedError, failure_event
 from jiwa.launchers import Launcher
-from jiwa.messages import WAVE_NAMES
 from jiwa.store import IllegalTransitionError, Job, JobStore, Status, now
 
 log = logging.getLogger("jiwa.sweeper")
-
-REASONS = {
-    "login_expired": ("the login link expired", "tautan login sudah kedaluwarsa"),
-    "job_lost": ("the work stopped unexpectedly", "proses berhenti tanpa diduga"),
-}
-
 
 class Sweeper:
     def __init__(self, store: JobStore, publisher: EventPublisher, launcher: Launcher, *,
@@ -66,15 +59,12 @@ class Sweeper:
         counts["redispatched"] += 1
 
     def _fail(self, job: Job, code: str, counts: Counter[str]) -> None:
-        reason_en, reason_id = REASONS[code]
+        failure = WaveFailedError.of(code)
         try:
-            self._store.fail(job.id, code, reason_en)
+            self._store.fail(job.id, code, failure.reason_en)
         except IllegalTransitionError:
             return
-        self._publisher.publish_progress(ProgressEvent(
-            event_id=ProgressEvent.make_id(job.id, job.run, FAILED_SEQ), job_id=job.id,
-            run=job.run, seq=FAILED_SEQ, kind=ProgressKind.FAILED, wave=job.current_wave,
-            wave_name=WAVE_NAMES[job.current_wave - 1] if 1 <= job.current_wave <= 9 else "",
-            payload={"code": code, "reason_en": reason_en, "reason_id": reason_id}))
+        self._publisher.publish_progress(failure_event(job.id, job.run, job.current_wave,
+                                                       failure))
         log.warning("sweeper: failed a stuck job (%s)", code, extra={"job_id": job.id})
         counts["expired" if code == "login_expired" else "failed"] += 1

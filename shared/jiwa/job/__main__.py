@@ -14,8 +14,9 @@ import resource
 import signal
 import sys
 from collections.abc import Callable
+from datetime import date
 
-from jiwa import logs
+from jiwa import lifecycle, logs
 from jiwa.clients import Clients
 from jiwa.job.runner import JobRunner, Wave
 from jiwa.settings import MissingSettingError, Settings
@@ -32,7 +33,19 @@ def load_pipeline(spec: str) -> PipelineFactory:
     return factory
 
 
+def warn_about_retirements(settings: Settings, today: date) -> list[str]:
+    """Log (and return) a warning per configured model or Graph version that is retired
+    or retires soon, naming the variable to change."""
+    lines = lifecycle.warnings({"ANTHROPIC_MODEL": settings.anthropic_model,
+                                "ANTHROPIC_SCORE_MODEL": settings.anthropic_score_model},
+                               settings.graph_api_version, today)
+    for line in lines:
+        log.warning("job: %s", line)
+    return lines
+
+
 async def _run(settings: Settings, job_id: str, attempt: int) -> int:
+    warn_about_retirements(settings, date.today())
     clients = Clients(settings)
     runner = JobRunner(clients.store, clients.publisher,
                        load_pipeline(settings.pipeline)(clients),

@@ -15,37 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from jiwa.events import EventPublisher, ProgressEvent, ProgressKind
+from jiwa.failures import COMPLETED_SEQ, failure_event, user_facing
 from jiwa.store import Job, JobStore, Status, now
 
 log = logging.getLogger("jiwa.job")
-
-COMPLETED_SEQ = 1000
-FAILED_SEQ = 1001
-
-
-class WaveFailedError(RuntimeError):
-    """A failure with a reason fit for the user, in both languages."""
-
-    def __init__(self, code: str, reason_en: str, reason_id: str) -> None:
-        super().__init__(f"{code}: {reason_en}")
-        self.code, self.reason_en, self.reason_id = code, reason_en, reason_id
-
-
-GENERIC_FAILURE = WaveFailedError("internal", "an unexpected error", "kesalahan tak terduga")
-
-
-def user_facing(exc: BaseException) -> WaveFailedError:
-    """The failure to tell the user: the first WaveFailedError, also inside a TaskGroup's
-    ExceptionGroup (concurrent work), else a generic one that leaks no internals."""
-    if isinstance(exc, WaveFailedError):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = user_facing(inner)
-            if found is not GENERIC_FAILURE:
-                return found
-    return GENERIC_FAILURE
-
 
 @dataclass(frozen=True)
 class Wave:
@@ -137,10 +110,9 @@ class JobRunner:
         failure = user_facing(exc)
         job = self._store.require(job_id)
         wave = next((w for w in self._pipeline if w.number == job.current_wave), None)
-        await self.emit(job, FAILED_SEQ, ProgressKind.FAILED, wave=job.current_wave,
-                        wave_name=wave.name if wave else "",
-                        payload={"code": failure.code, "reason_en": failure.reason_en,
-                                 "reason_id": failure.reason_id})
+        event = failure_event(job.id, job.run, job.current_wave, failure,
+                              wave.name if wave else None)
+        await self._send(event)
         await asyncio.to_thread(self._store.fail, job_id, failure.code,
                                 f"wave {job.current_wave}: {type(exc).__name__}: {exc}")
 
@@ -152,6 +124,10 @@ class JobRunner:
             event_id=ProgressEvent.make_id(job.id, job.run, seq), job_id=job.id, run=job.run,
             seq=seq, kind=kind, wave=wave, wave_name=wave_name, image_index=image_index,
             image_count=image_count, payload=payload or {})
+        await self._send(event)
+
+    async def _send(self, event: ProgressEvent) -> None:
+        """Log the event (the timeline replay reads), then publish it (what the user gets)."""
         await asyncio.to_thread(self._store.log_event, event)
         await asyncio.to_thread(self._publisher.publish_progress, event)
 

@@ -11,6 +11,9 @@ from jiwa.events import ProgressKind
 from jiwa.job.runner import WaveContext
 from jiwa.waves.services import WaveServices
 
+# The answer is ~300 tokens; the rest is room for adaptive thinking (on by default on
+# current models), which spends from the same budget. A cut-off answer is retried at 4x.
+MAX_TOKENS = 4096
 SYSTEM = ("You are a brand strategist for Indonesian small businesses. Analyse the business "
           "from its Instagram profile, posts and website. Be concrete and kind.")
 
@@ -41,9 +44,8 @@ def brand_prompt(outputs: dict[str, Any], language: str) -> str:
 
 async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
     brand = await services.claude.structured(
-        "record_brand_profile", "Record the brand profile of the business.", BrandProfile,
-        system=SYSTEM, content=[{"type": "text",
-                                 "text": brand_prompt(ctx.outputs, ctx.job.language)}])
+        BrandProfile, system=SYSTEM, max_tokens=MAX_TOKENS,
+        content=[{"type": "text", "text": brand_prompt(ctx.outputs, ctx.job.language)}])
     output = brand.model_dump()
     await asyncio.to_thread(services.store.save_business, ctx.job.id,
                             ctx.outputs["profile"]["business_id"], {"brand": output})

@@ -8,8 +8,16 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from jiwa.events import ProgressKind
-from jiwa.job.runner import WaveContext, WaveFailedError
+from jiwa.failures import WaveFailedError
+from jiwa.job.runner import WaveContext
 from jiwa.waves.services import WaveServices
+
+
+def max_tokens(posts: int) -> int:
+    """An Indonesian post with caption and hashtags runs to ~400 tokens; a budget of
+    600 per post plus 4096 for thinking; a cut-off answer is retried at 4x."""
+    return 4096 + 600 * posts
+
 
 SYSTEM = "You plan Instagram content calendars for Indonesian small businesses."
 
@@ -45,12 +53,11 @@ def calendar_prompt(outputs: dict[str, Any], count: int, language: str) -> str:
 async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
     count = services.settings.image_count
     calendar = await services.claude.structured(
-        "record_content_calendar", "Record the content calendar.", ContentCalendar,
-        system=SYSTEM, content=[{"type": "text", "text": calendar_prompt(
-            ctx.outputs, count, ctx.job.language)}])
+        ContentCalendar, system=SYSTEM, max_tokens=max_tokens(count),
+        content=[{"type": "text", "text": calendar_prompt(ctx.outputs, count, ctx.job.language)}])
     if len(calendar.posts) < count:
-        raise WaveFailedError("calendar_short", "the calendar came back incomplete",
-                              "kalender yang dibuat tidak lengkap")
+        raise WaveFailedError.of("calendar_short",
+                                 f"{len(calendar.posts)} of {count} posts")
     output = {"posts": [p.model_dump() for p in calendar.posts[:count]],
               "summary": calendar.summary}
     await asyncio.to_thread(services.store.save_business, ctx.job.id,

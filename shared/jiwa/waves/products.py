@@ -11,6 +11,8 @@ from jiwa.events import ProgressKind
 from jiwa.job.runner import WaveContext
 from jiwa.waves.services import WaveServices
 
+# Up to 6 products of ~100 tokens each, plus room for thinking; retried at 4x if cut off.
+MAX_TOKENS = 4096
 SYSTEM = "You pick the products a small business should feature in its next posts."
 
 
@@ -43,7 +45,7 @@ def summary_line(products: list[Product]) -> str:
 
 async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
     result = await services.claude.structured(
-        "record_products", "Record the products to feature.", ProductList, system=SYSTEM,
+        ProductList, system=SYSTEM, max_tokens=MAX_TOKENS,
         content=[{"type": "text", "text": products_prompt(ctx.outputs)}])
     output = result.model_dump()
     await asyncio.to_thread(services.store.save_business, ctx.job.id,

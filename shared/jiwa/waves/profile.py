@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from jiwa.failures import WaveFailedError
 from jiwa.instagram import InstagramError
-from jiwa.job.runner import WaveContext, WaveFailedError
+from jiwa.job.runner import WaveContext
 from jiwa.waves.services import WaveServices
 
-INSTAGRAM_DOWN = WaveFailedError("instagram_unavailable", "we could not read your Instagram",
-                                 "kami tidak bisa membaca Instagram Anda")
+INSTAGRAM_DOWN = WaveFailedError.of("instagram_unavailable")
 
 
 def summarize_posts(media: list[dict[str, Any]], limit: int = 12) -> list[dict[str, str]]:

@@ -17,6 +17,8 @@ from jiwa.waves.services import WaveServices
 
 log = logging.getLogger("jiwa.waves.quality")
 
+# A score is ~60 tokens; the rest is room for thinking; retried at 4x if cut off.
+SCORE_MAX_TOKENS = 2048
 RUBRIC = ("Score the image from 0 to 10 for an Instagram post of this brand. 10 = on-brand "
           "colours and mood, shows the product clearly, matches the prompt, no artefacts, "
           "no text or watermarks. Deduct for off-brand colours, distorted people or "
@@ -48,8 +50,8 @@ async def generate(services: WaveServices, prompt: str, seed: int) -> str:
 async def score(services: WaveServices, url: str, prompt: str,
                 brand: dict[str, Any]) -> ImageScore:
     return await services.claude.structured(
-        "record_image_score", "Record the image's quality score.", ImageScore,
-        system=RUBRIC, content=[
+        ImageScore, system=RUBRIC, max_tokens=SCORE_MAX_TOKENS,
+        model=services.settings.anthropic_score_model, content=[
             {"type": "image", "source": {"type": "url", "url": url}},
             {"type": "text", "text": f"Brand style: {brand['visual_style']}; colours "
                                      f"{', '.join(brand['colors'])}.\nPrompt: {prompt}"}])

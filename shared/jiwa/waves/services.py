@@ -47,5 +47,6 @@ class WaveServices:
         fetcher = SafeFetcher(httpx.AsyncClient(timeout=10.0, verify=True),
                               allow_hosts=s.scrape_allow_hosts.split(","))
         return cls(s, clients.store, clients.instagram, clients.cipher, fetcher,
-                   Claude(connect_claude, s.anthropic_model),
+                   Claude(connect_claude, {"ANTHROPIC_MODEL": s.anthropic_model,
+                                           "ANTHROPIC_SCORE_MODEL": s.anthropic_score_model}),
                    Flux(fal, s.fal_model, timeout=s.fal_timeout_seconds))
