@@ -8,14 +8,18 @@ resource "google_firestore_database" "default" {
   depends_on                        = [google_project_service.apis]
 }
 
-# The composite indexes of the queries the code makes (jiwa/store.py):
-# JobStore.stale (sweeper) filters on status and a timestamp; JobStore.list_jobs orders
-# one status's jobs by creation time.
+# The composite indexes of the queries the code makes (JobStore._select in jiwa/store.py;
+# the tests record every query the store runs and check each against these, with
+# Firestore's rules, in tests/infra/test_indexes.py):
+# - JobStore.stale (sweeper): status == and timestamp <, ordered by the timestamp
+#   ascending (Firestore's implicit order for an inequality);
+# - JobStore.list_jobs (jiwa jobs list --status): status ==, newest first.
 locals {
   job_indexes = {
-    status_heartbeat = "heartbeatAt"
-    status_queued    = "queuedAt"
-    status_created   = "createdAt"
+    status_heartbeat   = { field = "heartbeatAt", order = "ASCENDING" }
+    status_queued      = { field = "queuedAt", order = "ASCENDING" }
+    status_created     = { field = "createdAt", order = "ASCENDING" }
+    status_created_new = { field = "createdAt", order = "DESCENDING" }
   }
 }
 
@@ -30,8 +34,8 @@ resource "google_firestore_index" "jobs" {
   }
 
   fields {
-    field_path = each.value
-    order      = each.key == "status_created" ? "DESCENDING" : "ASCENDING"
+    field_path = each.value.field
+    order      = each.value.order
   }
 }
 

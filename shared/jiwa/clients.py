@@ -12,6 +12,7 @@ from jiwa.crypto import StateSigner, TokenCipher
 from jiwa.events import EventPublisher
 from jiwa.guards import SendGuard
 from jiwa.instagram import InstagramClient
+from jiwa.queries import QueryLog
 from jiwa.settings import Settings
 from jiwa.store import JobStore
 from jiwa.whatsapp import WhatsAppClient
@@ -33,7 +34,8 @@ class Clients:
     def store(self) -> JobStore:
         # One login window: the sweeper expires logins after the same TTL as the state.
         window = timedelta(seconds=self.settings.oauth_state_ttl_seconds)
-        return JobStore(self.firestore, login_window=window)
+        log = QueryLog(self.settings.query_log) if self.settings.query_log else None
+        return JobStore(self.firestore, login_window=window, on_query=log)
 
     @functools.cached_property
     def publisher(self) -> EventPublisher:

@@ -60,6 +60,7 @@ class Settings:
     fal_timeout_seconds: float = 120.0
     image_schedule: str = "stream"  # "barrier" only for the benchmark's comparison
     scrape_allow_hosts: str = ""
+    query_log: str = ""  # tests: a file that records each Firestore query's shape
 
     cloud_run_job_name: str | None = None
     cloud_run_region: str = "asia-southeast2"
@@ -136,6 +137,7 @@ _ENV_NAMES = {
     "fal_timeout_seconds": "JIWA_FAL_TIMEOUT_SECONDS",
     "image_schedule": "JIWA_IMAGE_SCHEDULE",
     "scrape_allow_hosts": "JIWA_SCRAPE_ALLOW_HOSTS",
+    "query_log": "JIWA_QUERY_LOG",
 }
 
 

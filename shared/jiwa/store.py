@@ -8,6 +8,7 @@ records a consumed login state.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -18,6 +19,7 @@ from google.cloud import firestore
 
 from jiwa.crypto import phone_digest
 from jiwa.events import ProgressEvent
+from jiwa.queries import DESCENDING, IndexFields, QueryShape
 
 JOBS = "onboardingJobs"
 
@@ -114,9 +116,29 @@ def now() -> datetime:
 
 
 class JobStore:
-    def __init__(self, client: firestore.Client, login_window: timedelta = timedelta(minutes=15)):
+    def __init__(self, client: firestore.Client, login_window: timedelta = timedelta(minutes=15),
+                 on_query: Callable[[QueryShape], None] | None = None):
         self._db = client
         self._login_window = login_window
+        self._on_query = on_query  # the tests record every query's shape (jiwa/queries.py)
+
+    def _select(self, collection: str, *, equal: dict[str, Any] | None = None,
+                before: dict[str, Any] | None = None, order: IndexFields = (),
+                limit: int = 100) -> list[Job]:
+        """Jobs matching `field == value` for each of `equal` and `field < value` for each
+        of `before`, in `order`. The query and its recorded shape come from the same
+        arguments, so the index check sees exactly what production runs."""
+        equal, before = equal or {}, before or {}
+        if self._on_query is not None:
+            self._on_query(QueryShape(collection, tuple(equal), tuple(before), order))
+        query: Any = self._db.collection(collection)
+        for name, value in equal.items():
+            query = query.where(filter=firestore.FieldFilter(name, "==", value))
+        for name, value in before.items():
+            query = query.where(filter=firestore.FieldFilter(name, "<", value))
+        for name, direction in order:
+            query = query.order_by(name, direction=direction)
+        return [Job.from_doc(s.to_dict()) for s in query.limit(limit).stream()]
 
     # -- reading ---------------------------------------------------------------------
     def _ref(self, job_id: str) -> firestore.DocumentReference:
@@ -138,11 +160,8 @@ class JobStore:
         return self.get(lock.get("jobId")) if lock.exists else None
 
     def list_jobs(self, status: Status | None = None, limit: int = 100) -> list[Job]:
-        query: Any = self._db.collection(JOBS)
-        if status:
-            query = query.where(filter=firestore.FieldFilter("status", "==", str(status)))
-        query = query.order_by("createdAt", direction=firestore.Query.DESCENDING).limit(limit)
-        return [Job.from_doc(s.to_dict()) for s in query.stream()]
+        return self._select(JOBS, equal={"status": str(status)} if status else None,
+                            order=(("createdAt", DESCENDING),), limit=limit)
 
     # -- creating --------------------------------------------------------------------
     def open_for_phone(self, phone: str, language: str) -> tuple[Job, bool]:
@@ -257,12 +276,9 @@ class JobStore:
     def stale(self, status: Status, field: str, older_than: datetime,
               limit: int = 100) -> list[Job]:
         """Jobs in `status` whose timestamp `field` is older than `older_than` (sweeper;
-        production needs the composite index (status, field) declared in infra/)."""
-        query = (self._db.collection(JOBS)
-                 .where(filter=firestore.FieldFilter("status", "==", str(status)))
-                 .where(filter=firestore.FieldFilter(field, "<", older_than))
-                 .limit(limit))
-        return [Job.from_doc(s.to_dict()) for s in query.stream()]
+        production needs the composite index (status ASC, field ASC) declared in infra/)."""
+        return self._select(JOBS, equal={"status": str(status)}, before={field: older_than},
+                            limit=limit)
 
     def record_execution(self, job_id: str, execution: str) -> None:
         self._ref(job_id).update({"execution": execution})

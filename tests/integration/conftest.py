@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 from harness import Harness
+from indexes import check_query_log
 
 from jiwa.dev.stack import Stack
+from jiwa.queries import QueryShape
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -16,8 +18,10 @@ def running_test_stack(state_dir: Path) -> Iterator[Stack]:
     """The stack the tests drive (test pipelines, a 1 s heartbeat, a sweep every 2 s, fal
     given up after 5 s),
     running until the generator is closed."""
+    queries = state_dir / "queries.jsonl"
     stack = Stack(state_dir, project="jiwa-test",
                   extra_env={"JIWA_PIPELINE": "pipelines:build", "PYTHONPATH": str(TESTS),
+                             "JIWA_QUERY_LOG": str(queries),
                              "JIWA_HEARTBEAT_SECONDS": "1", "JIWA_STALE_HEARTBEAT_SECONDS": "5",
                              "JIWA_QUEUED_TIMEOUT_SECONDS": "30",
                             "JIWA_FAL_TIMEOUT_SECONDS": "5"},
@@ -27,6 +31,11 @@ def running_test_stack(state_dir: Path) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+    # Every query the functions, the job and the CLI ran against this stack has its
+    # composite index declared in infra/ (the emulator would have served any query).
+    recorded = check_query_log(queries)
+    assert QueryShape("onboardingJobs", ("status",), ("createdAt",)) in recorded, \
+        "the sweeper's queries were not recorded: the index check saw nothing"
 
 
 @pytest.fixture(scope="session")
