@@ -67,7 +67,22 @@ class InstagramClient:
         except ValueError:
             body = {}
         if response.status_code >= 400 or not isinstance(body, dict):
-            error = body.get("error", {}) if isinstance(body, dict) else {}
-            detail = error.get("message") if isinstance(error, dict) else error
-            raise InstagramError(f"Instagram HTTP {response.status_code}: {str(detail)[:160]}")
+            raise InstagramError(f"Instagram HTTP {response.status_code}: "
+                                 f"{error_detail(body)[:160]}")
         return body
+
+
+def error_detail(body: object) -> str:
+    """The error in either of Instagram's shapes: the Graph API's `{"error": {"type",
+    "code", "message"}}`, or the token endpoint's flat `{"error_type", "code",
+    "error_message"}` (Business Login for Instagram docs, 'Exchange the code for a
+    token')."""
+    if not isinstance(body, dict):
+        return "no JSON body"
+    nested = body.get("error")
+    if isinstance(nested, dict):
+        kind, code, message = nested.get("type"), nested.get("code"), nested.get("message")
+    else:
+        kind, code, message = body.get("error_type"), body.get("code"), body.get("error_message")
+    parts = [str(p) for p in (kind, code) if p is not None]
+    return f"{' '.join(parts)}: {message}" if message else " ".join(parts) or "no error detail"
