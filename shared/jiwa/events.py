@@ -38,6 +38,14 @@ class OnboardingRequested(_Message):
     run: int = Field(default=1, ge=1)
     dispatch: int = Field(default=0, ge=0)
 
+    @classmethod
+    def for_run(cls, job_id: str, run: int, dispatch: int = 0) -> OnboardingRequested:
+        """The request for `run`'s `dispatch`-th dispatch, with the one id it always has
+        (the dispatcher's claim and the dead-letter redrive rely on it)."""
+        suffix = "requested" if dispatch == 0 else f"d{dispatch}"
+        return cls(event_id=f"{job_id}-r{run}-{suffix}", job_id=job_id, run=run,
+                   dispatch=dispatch)
+
 
 class ProgressEvent(_Message):
     """One step the user hears about. `event_id` is deterministic (job, run, seq), so a

@@ -107,6 +107,59 @@ FAILURE_REASONS: dict[str, dict[str, str]] = {
     "job_lost": {"en": "the work stopped unexpectedly", "id": "proses berhenti tanpa diduga"},
 }
 
+# Why a login did not finish, for "The Instagram login did not complete ({reason})".
+LOGIN_FAILURES: dict[str, dict[str, str]] = {
+    "login_expired": {"en": "the link expired", "id": "tautan sudah kedaluwarsa"},
+    "login_denied": {"en": "the login was cancelled", "id": "login dibatalkan"},
+    "login_failed": {"en": "Instagram did not accept the login",
+                     "id": "Instagram tidak menerima login"},
+}
+
+# The page the browser shows after the Instagram login: (title, body) by language.
+LOGIN_PAGES: dict[str, dict[str, tuple[str, str]]] = {
+    "connected": {
+        "en": ("Instagram connected", "Return to WhatsApp: your onboarding has started."),
+        "id": ("Instagram terhubung", "Kembali ke WhatsApp: onboarding Anda sudah dimulai."),
+    },
+    "already": {
+        "en": ("Already connected", "This login link was already used. Return to WhatsApp."),
+        "id": ("Sudah terhubung", "Tautan login ini sudah dipakai. Kembali ke WhatsApp."),
+    },
+    "denied": {
+        "en": ("Login cancelled", "You cancelled the Instagram login. Send /daftar on "
+                                  "WhatsApp to try again."),
+        "id": ("Login dibatalkan", "Anda membatalkan login Instagram. Kirim /daftar di "
+                                   "WhatsApp untuk mencoba lagi."),
+    },
+    "expired": {
+        "en": ("Link expired", "This login link has expired. Send /daftar on WhatsApp for a "
+                               "new one."),
+        "id": ("Tautan kedaluwarsa", "Tautan login ini sudah kedaluwarsa. Kirim /daftar di "
+                                     "WhatsApp untuk tautan baru."),
+    },
+    "invalid": {
+        "en": ("Invalid link", "This login link is not valid. Send /daftar on WhatsApp for a "
+                               "new one."),
+        "id": ("Tautan tidak valid", "Tautan login ini tidak valid. Kirim /daftar di WhatsApp "
+                                     "untuk tautan baru."),
+    },
+    "failed": {
+        "en": ("Login failed", "We could not finish the Instagram login. We sent you a "
+                               "message on WhatsApp."),
+        "id": ("Login gagal", "Kami tidak bisa menyelesaikan login Instagram. Kami sudah "
+                              "mengirim pesan di WhatsApp."),
+    },
+}
+
+
+def login_page(key: str, language: str | None) -> list[tuple[str, str, str]]:
+    """(language, title, body) for the page: in the user's language when the job is known,
+    else in both (a link we cannot read does not say whose it is)."""
+    pages = LOGIN_PAGES[key]
+    languages = [language] if language in LANGUAGES else list(LANGUAGES)
+    return [(lang, *pages[lang]) for lang in languages]
+
+
 STEP_NAMES = {
     "id": "menyiapkan onboarding", "en": "preparing your onboarding",
 }

@@ -27,7 +27,8 @@ def onboard(h: Harness, phone: str, command: str = "/register") -> str:
     assert h.send_whatsapp(phone, command).status_code == 200
     page = h.follow_login(h.login_link(phone))
     assert page.status_code == 200, page.text
-    assert "Instagram connected" in page.text
+    # the page speaks the user's language, which the command chose
+    assert ("Instagram terhubung" if command == "/daftar" else "Instagram connected") in page.text
     return h.job_for(phone).id
 
 

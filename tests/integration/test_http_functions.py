@@ -91,8 +91,8 @@ def test_expired_state_fails_the_job_and_tells_the_user(harness: Harness) -> Non
     assert page.status_code == 400 and "expired" in page.text
     assert harness.store.require(job.id).status == Status.FAILED
     texts = wait_for(lambda: len(t := harness.texts(phone)) >= 2 and t, 5)
-    assert texts[1] == ("The Instagram login did not complete (link expired). Send /register "
-                        "to try again.")
+    assert texts[1] == ("The Instagram login did not complete (the link expired). Send "
+                        "/register to try again.")
 
 
 def test_state_for_one_phone_cannot_attach_to_another_phones_job(harness: Harness) -> None:
@@ -116,11 +116,13 @@ def test_denied_login_closes_the_job_and_tells_the_user(harness: Harness, deny_l
     phone = new_phone()
     harness.send_whatsapp(phone, "/daftar")
     page = harness.follow_login(harness.login_link(phone))
-    assert page.status_code == 200 and "cancelled" in page.text
+    assert page.status_code == 200 and "Login dibatalkan" in page.text  # the user's language
+    assert "cancelled" not in page.text
     job = harness.job_for(phone)
     assert job.status == Status.FAILED and job.error and job.error["code"] == "login_denied"
     texts = wait_for(lambda: len(t := harness.texts(phone)) >= 2 and t, 5)
-    assert texts[1].startswith("Login Instagram tidak selesai (user_denied)")
+    assert texts[1].startswith("Login Instagram tidak selesai (login dibatalkan)")
+    assert harness.store.require(job.id).error["message"] == "Instagram: user_denied"
     # the user can start again
     harness.send_whatsapp(phone, "/daftar")
     assert harness.job_for(phone).id != job.id

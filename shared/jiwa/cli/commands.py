@@ -129,8 +129,8 @@ class Operations:
             queued = self.store.rerun_from(job_id, from_wave)
         except IllegalTransitionError as exc:
             raise OperatorError(str(exc)) from None
-        self._clients.publisher.publish_requested(OnboardingRequested(
-            event_id=f"{job_id}-r{queued.run}-requested", job_id=job_id, run=queued.run))
+        self._clients.publisher.publish_requested(
+            OnboardingRequested.for_run(job_id, queued.run))
         return {"job_id": job_id, "run": queued.run, "from_wave": from_wave,
                 "status": str(queued.status)}
 

@@ -10,36 +10,26 @@ from dataclasses import dataclass
 from jiwa.crypto import InvalidStateError, LoginState, StateSigner, TokenCipher
 from jiwa.events import EventPublisher, OnboardingRequested, ProgressEvent, ProgressKind
 from jiwa.instagram import InstagramClient, InstagramError
-from jiwa.messages import text
+from jiwa.messages import LOGIN_FAILURES, login_page, text
 from jiwa.store import IllegalTransitionError, Job, JobStore, StateAlreadyUsedError, Status
 from jiwa.whatsapp import WhatsAppClient, WhatsAppError
 
 log = logging.getLogger("jiwa.oauth")
 
-PAGES = {
-    "connected": ("Instagram connected", "Return to WhatsApp: your onboarding has started."),
-    "already": ("Already connected", "This login link was already used. Return to WhatsApp."),
-    "denied": ("Login cancelled", "You cancelled the Instagram login. Send /daftar on "
-                                  "WhatsApp to try again."),
-    "expired": ("Link expired", "This login link has expired. Send /daftar on WhatsApp "
-                                "for a new one."),
-    "invalid": ("Invalid link", "This login link is not valid. Send /daftar on WhatsApp "
-                                "for a new one."),
-    "failed": ("Login failed", "We could not finish the Instagram login. We sent you a "
-                               "message on WhatsApp."),
-}
-
-
 @dataclass(frozen=True)
 class Page:
     status: int
     key: str
+    language: str | None = None  # None: the job is unknown, so both languages
 
     def html(self) -> str:
-        title, body = PAGES[self.key]
-        return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-                f"</title><meta name='viewport' content='width=device-width'></head><body>"
-                f"<h1>{html.escape(title)}</h1><p>{html.escape(body)}</p></body></html>")
+        parts = login_page(self.key, self.language)
+        title = " / ".join(html.escape(t) for _, t, _ in parts)
+        body = "".join(f"<section lang='{lang}'><h1>{html.escape(t)}</h1>"
+                       f"<p>{html.escape(b)}</p></section>" for lang, t, b in parts)
+        return (f"<!doctype html><html lang='{parts[0][0]}'><head><meta charset='utf-8'>"
+                f"<title>{title}</title><meta name='viewport' content='width=device-width'>"
+                f"</head><body>{body}</body></html>")
 
 
 class OAuthHandler:
@@ -63,46 +53,48 @@ class OAuthHandler:
         if job is None or not self._signer.matches_phone(state, job.phone):
             log.warning("oauth: state does not match its job", extra={"job_id": state.job_id})
             return Page(403, "invalid")
+        lang = job.language
         if job.status != Status.AWAITING_AUTH:
-            return Page(409, "already")
+            return Page(409, "already", lang)
         if args.get("error"):
             reason = str(args.get("error_reason") or args["error"])[:60]
-            self._abandon(job, state, "login_denied", reason)
-            return Page(200, "denied")
+            self._abandon(job, state, "login_denied", f"Instagram: {reason}")
+            return Page(200, "denied", lang)
         try:
             token = self._instagram.exchange_code(args.get("code", ""))
             handle = str(self._instagram.profile(token).get("username") or "")
         except InstagramError as exc:
             log.warning("oauth: exchange failed: %s", exc, extra={"job_id": job.id})
-            self._abandon(job, state, "login_failed", "Instagram error")
-            return Page(502, "failed")
+            self._abandon(job, state, "login_failed", f"Instagram: {exc}")
+            return Page(502, "failed", lang)
         try:
             queued = self._store.queue_after_login(
                 job.id, state.nonce, instagram_token=self._cipher.encrypt(token, job.id),
                 instagram_handle=handle)
         except (StateAlreadyUsedError, IllegalTransitionError):
-            return Page(409, "already")
+            return Page(409, "already", lang)
         self.announce(queued)
         log.info("oauth: job queued", extra={"job_id": job.id})
-        return Page(200, "connected")
+        return Page(200, "connected", lang)
 
     def announce(self, job: Job) -> None:
         """Tell the user at once (first progress event), then ask for the run."""
         self._publisher.publish_progress(ProgressEvent(
             event_id=ProgressEvent.make_id(job.id, job.run, 0), job_id=job.id, run=job.run,
             seq=0, kind=ProgressKind.ACCEPTED, payload={"handle": job.instagram_handle or ""}))
-        self._publisher.publish_requested(OnboardingRequested(
-            event_id=f"{job.id}-r{job.run}-requested", job_id=job.id, run=job.run))
+        self._publisher.publish_requested(OnboardingRequested.for_run(job.id, job.run))
 
-    def _abandon(self, job: Job, state: LoginState, code: str, reason: str) -> None:
-        """A login that cannot finish: consume the state, fail the job, tell the user once."""
+    def _abandon(self, job: Job, state: LoginState, code: str, detail: str) -> None:
+        """A login that cannot finish: consume the state, fail the job (with `detail` for
+        the operator), tell the user once (in their language, from LOGIN_FAILURES)."""
         if not self._store.consume_login_state(state.nonce, job.id):
             return
         try:
-            self._store.fail(job.id, code, reason)
+            self._store.fail(job.id, code, detail)
         except IllegalTransitionError:
             return
         try:
+            reason = LOGIN_FAILURES[code].get(job.language, LOGIN_FAILURES[code]["en"])
             self._whatsapp.send_text(job.phone, text("login_failed", job.language,
                                                      reason=reason))
         except WhatsAppError:

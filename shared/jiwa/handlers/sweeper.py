@@ -52,9 +52,8 @@ class Sweeper:
                 dispatch=job.dispatch + 1, queuedAt=now(), execution=None)
         except IllegalTransitionError:
             return  # it moved on since we looked
-        self._publisher.publish_requested(OnboardingRequested(
-            event_id=f"{job.id}-r{job.run}-d{queued.dispatch}", job_id=job.id, run=job.run,
-            dispatch=queued.dispatch))
+        self._publisher.publish_requested(
+            OnboardingRequested.for_run(job.id, job.run, queued.dispatch))
         log.warning("sweeper: re-dispatched a lost job", extra={"job_id": job.id})
         counts["redispatched"] += 1
 
