@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from jiwa.cli import commands
 from jiwa.cli.progress import progress
@@ -39,7 +39,10 @@ def emit(data: Any, as_json: bool, render: Any = None) -> None:
 
 
 def _jobs_table(rows: list[dict[str, Any]]) -> None:
-    table = Table("id", "status", "wave", "attempt", "run", "phone", "created")
+    table = Table("status", "wave", "attempt", "run", "phone", "created")
+    # the id is what an operator copies into `jobs show`: never cut, whatever the width
+    table.columns.insert(0, Column("id", no_wrap=True, overflow="ignore",
+                                   min_width=max((len(r["id"]) for r in rows), default=2)))
     for r in rows:
         table.add_row(r["id"], r["status"], str(r["currentWave"]), str(r["attempt"]),
                       str(r["run"]), r["phone"], _default(r["createdAt"]))

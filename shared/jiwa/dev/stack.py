@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -246,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         "WHATSAPP_APP_SECRET": env["WHATSAPP_APP_SECRET"],
         "WHATSAPP_VERIFY_TOKEN": env["WHATSAPP_VERIFY_TOKEN"],
     }.items():
-        print(f"{key}={value}")
+        # `source <(./emulator.sh env)` must reach the commands the shell runs next
+        print(f"export {key}={shlex.quote(value)}")
     return 0
 
 
