@@ -6,11 +6,21 @@ import functions_framework
 from jiwa import app
 
 
+# The page's URL carries the login code and state: no referrer, no framing, no script.
+SECURITY_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; base-uri 'none'; form-action 'none'; "
+                               "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
 @functions_framework.http
 def handle(request: flask.Request) -> tuple[str, int, dict[str, str]]:
     if request.method != "GET":
         return "method not allowed", 405, {"Allow": "GET"}
     page = app.oauth().callback(request.args)
-    return page.html(), page.status, {"Content-Type": "text/html; charset=utf-8",
-                                      "Cache-Control": "no-store",
-                                      "Referrer-Policy": "no-referrer"}
+    return page.html(), page.status, SECURITY_HEADERS

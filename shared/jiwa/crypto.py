@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ def phone_digest(phone: str, key: str = "") -> str:
 
 def mask_phone(phone: str) -> str:
     return phone[:4] + "*" * max(len(phone) - 6, 0) + phone[-2:] if len(phone) > 6 else "***"
+
+
+# A job id as the store makes them (jiwa.store.new_job_id), and safe as a document id.
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 
 class InvalidStateError(ValueError):
@@ -75,12 +80,17 @@ class StateSigner:
         payload, _, signature = state.partition(".")
         if not payload or not signature or len(state) > 1024:
             raise InvalidStateError("malformed")
-        if not hmac.compare_digest(signature, self._sign(payload)):
+        # bytes, not str: compare_digest refuses non-ASCII text with a TypeError
+        if not hmac.compare_digest(signature.encode("utf-8", "surrogatepass"),
+                                   self._sign(payload).encode()):
             raise InvalidStateError("bad-signature")
         try:
             body = json.loads(_b64d(payload))
-            parsed = LoginState(str(body["j"]), str(body["p"]), str(body["n"]), int(body["e"]))
-        except (ValueError, KeyError, TypeError) as exc:
+            expires = body["e"]
+            if not isinstance(expires, int) or not _JOB_ID.fullmatch(str(body["j"])):
+                raise ValueError("expiry or job id out of form")
+            parsed = LoginState(str(body["j"]), str(body["p"]), str(body["n"]), expires)
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise InvalidStateError("malformed") from exc
         if (time.time() if now is None else now) > parsed.expires_at:
             raise InvalidStateError("expired", parsed)
@@ -90,7 +100,8 @@ class StateSigner:
         return hmac.compare_digest(state.phone_digest, phone_digest(phone, self._key.decode()))
 
     def _sign(self, payload: str) -> str:
-        return _b64e(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
+        raw = payload.encode("utf-8", "surrogatepass")
+        return _b64e(hmac.new(self._key, raw, hashlib.sha256).digest())
 
 
 class TokenCipher:

@@ -6,12 +6,26 @@ and free of the emulator's contention aborts (DESIGN.md).
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from google.api_core.exceptions import AlreadyExists, Conflict
 from google.cloud import firestore
+
+# Firestore document ids may not contain '/', be '.' or '..', match __.*__, or exceed
+# 1,500 bytes (firebase.google.com/docs/firestore/quotas, "Constraints on document IDs").
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._:=+-]{1,200}")  # wamids are base64: = and +
+
+
+def document_id(key: str) -> str:
+    """A valid document id for an external id (a WhatsApp message id, an event id): the
+    id itself when it is plainly safe, so records stay readable, else a hash of it."""
+    if _PLAIN_ID.fullmatch(key) and key not in (".", "..") and not key.startswith("__"):
+        return key
+    return "sha256_" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Claim(StrEnum):
@@ -31,7 +45,7 @@ class SendGuard:
         self._lease = lease
 
     def claim(self, key: str, **fields: Any) -> Claim:
-        ref = self._col.document(key)
+        ref = self._col.document(document_id(key))
         started = datetime.now(UTC)
         try:
             ref.create({"status": "sending", "claimedAt": started, **fields})
@@ -53,15 +67,15 @@ class SendGuard:
         return Claim.BUSY
 
     def finish(self, key: str, status: str = "sent", **fields: Any) -> None:
-        self._col.document(key).update({"status": status, "finishedAt": datetime.now(UTC),
-                                        **fields})
+        self._col.document(document_id(key)).update(
+            {"status": status, "finishedAt": datetime.now(UTC), **fields})
 
     def release(self, key: str) -> None:
         """The side effect did not happen: let the next delivery try."""
-        self._col.document(key).delete()
+        self._col.document(document_id(key)).delete()
 
     def status(self, key: str) -> str | None:
-        snap = self._col.document(key).get()
+        snap = self._col.document(document_id(key)).get()
         return (snap.to_dict() or {}).get("status") if snap.exists else None
 
 

@@ -241,6 +241,17 @@ class JobStore:
 
         return txn(self._db.transaction())
 
+    def claim_login_exchange(self, nonce: str, job_id: str) -> bool:
+        """True for the first callback of a login state, False for any copy of it (a double
+        tap or a link prefetch brings the same code twice; codes are single use, so the
+        copy's exchange would fail and must not undo the first)."""
+        try:
+            self._db.collection("loginExchanges").document(nonce).create(
+                {"jobId": job_id, "claimedAt": now()})
+            return True
+        except (AlreadyExists, Conflict):
+            return False
+
     def consume_login_state(self, nonce: str, job_id: str) -> bool:
         """Mark a login state used outside a queueing (denied login); False if it was."""
         try:

@@ -79,6 +79,17 @@ def test_forged_state_is_refused(harness: Harness) -> None:
     assert page.status_code == 400 and "not valid" in page.text
     other = StateSigner("some-other-secret-of-length").issue("job_x", "62811")
     assert _callback(harness, code="abc", state=other).status_code == 400
+    # a state with non-ASCII text used to crash the signature check (500: redelivered)
+    assert _callback(harness, code="abc", state="é.ü").status_code == 400
+
+
+def test_the_callback_page_sends_security_headers(harness: Harness) -> None:
+    page = _callback(harness, code="abc", state="x.y")
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
 
 
 def test_expired_state_fails_the_job_and_tells_the_user(harness: Harness) -> None:
@@ -136,3 +147,20 @@ def test_code_exchange_failure_is_reported(harness: Harness) -> None:
     assert page.status_code == 502 and "could not finish" in page.text
     assert harness.job_for(phone).status == Status.FAILED
     wait_for(lambda: any("did not complete" in t for t in harness.texts(phone)), 5)
+
+
+def test_a_double_tap_on_the_login_link_keeps_the_login(harness: Harness) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    phone = new_phone()
+    harness.send_whatsapp(phone, "/register")
+    approved = harness.http.get(harness.login_link(phone), follow_redirects=False)
+    callback = approved.headers["location"]  # the same code and state, twice at once
+    with ThreadPoolExecutor(2) as pool:
+        pages = list(pool.map(lambda _: harness.http.get(callback), range(2)))
+    assert sorted(p.status_code for p in pages) == [200, 409]
+    job = harness.job_for(phone)
+    assert harness.wait_status(job.id, "COMPLETED", "FAILED", timeout=60).status == "COMPLETED"
+    texts = harness.texts(phone)
+    assert sum("connected! We're on it" in t for t in texts) == 1
+    assert not any("did not complete" in t for t in texts)

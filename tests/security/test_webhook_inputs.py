@@ -10,6 +10,8 @@ import string
 import pytest
 from harness import Harness, new_phone, sign, wait_for, webhook_body
 
+from jiwa.handlers.webhook import MAX_BODY_BYTES
+
 RESULTS: list[tuple[str, int, int, int]] = []
 
 
@@ -46,7 +48,11 @@ def _cases(phone: str) -> dict[str, list[tuple[bytes, set[int]]]]:
         "emoji and right-to-left": [(json.dumps(webhook_body(phone, t)).encode(), {200})
                                     for t in ("🙂🚀 /daftar ☕", "مرحبا بالعالم", "\u202e/daftar",
                                               "\x00\x01", " ", "/STATUS")],
-        "oversized body": [(b'{"object":"' + b"x" * 300_000 + b'"}', {413})],
+        "oversized body": [(b'{"object":"' + b"x" * MAX_BODY_BYTES + b'"}', {413})],
+        "nested past recursion": [(b"[" * 100_000 + b"]" * 100_000, {400})],
+        "message id no document may have": [
+            (json.dumps(webhook_body(new_phone(), "/status", wamid=w)).encode(), {200})
+            for w in ("a/b", "..", "__x__", "w" * 1600)],
     }
 
 

@@ -60,6 +60,9 @@ class OAuthHandler:
             reason = str(args.get("error_reason") or args["error"])[:60]
             self._abandon(job, state, "login_denied", f"Instagram: {reason}")
             return Page(200, "denied", lang)
+        if not self._store.claim_login_exchange(state.nonce, job.id):
+            log.info("oauth: a copy of a callback in progress", extra={"job_id": job.id})
+            return Page(409, "already", lang)
         try:
             token = self._instagram.exchange_code(args.get("code", ""))
             handle = str(self._instagram.profile(token).get("username") or "")

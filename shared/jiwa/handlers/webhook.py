@@ -18,7 +18,9 @@ from jiwa.whatsapp import InboundText, WhatsAppClient, inbound_messages
 
 log = logging.getLogger("jiwa.webhook")
 
-MAX_BODY_BYTES = 256 * 1024
+# Meta documents webhook payloads of up to 3 MB (WhatsApp Cloud API webhooks overview); a
+# body we refuse is redelivered for days, so accept what Meta may send.
+MAX_BODY_BYTES = 3 * 1024 * 1024
 START_COMMANDS = {"/daftar", "daftar", "/register", "register"}
 STATUS_COMMANDS = {"/status", "status"}
 
@@ -59,7 +61,7 @@ class WebhookHandler:
             return Reply(403, "bad signature")
         try:
             envelope = json.loads(raw_body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return Reply(400, "malformed json")
         messages, skipped = inbound_messages(envelope)
         failed = 0
