@@ -5,7 +5,6 @@ import functions_framework
 
 from jiwa import app
 
-
 # The page's URL carries the login code and state: no referrer, no framing, no script.
 SECURITY_HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
