@@ -7,18 +7,34 @@ from datetime import timedelta
 
 from jiwa import logs
 from jiwa.clients import Clients, for_process
-from jiwa.guards import RateLimiter
 from jiwa.handlers.dispatcher import Dispatcher
 from jiwa.handlers.notifier import Notifier
 from jiwa.handlers.oauth import OAuthHandler
 from jiwa.handlers.poison import PoisonGuard
+from jiwa.handlers.statuses import StatusHandler
 from jiwa.handlers.sweeper import Sweeper
 from jiwa.handlers.webhook import WebhookHandler
 from jiwa.launchers import CloudRunLauncher, Launcher, LocalProcessLauncher
 from jiwa.topology import MAX_DELIVERY_ATTEMPTS
 
+# Tests only (`install`): clients and a launcher to build the handlers from, instead of
+# the environment's.
+_installed: tuple[Clients, Launcher | None] | None = None
+
+
+def install(clients: Clients | None, launcher: Launcher | None = None) -> None:
+    """Tests only: build every handler from `clients` (in-memory fakes) and, when given,
+    `launcher`; `None` goes back to the environment's. Handlers built before are dropped."""
+    global _installed
+    _installed = None if clients is None else (clients, launcher)
+    for built in list(globals().values()):  # every @functools.cache builder below
+        if callable(getattr(built, "cache_clear", None)):
+            built.cache_clear()
+
 
 def _clients() -> Clients:
+    if _installed is not None:
+        return _installed[0]  # the tests' own: pytest owns their logging
     clients = for_process()
     logs.configure(clients.settings.project, clients.settings.log_level)
     return clients
@@ -33,7 +49,9 @@ def webhook() -> WebhookHandler:
                           default_language=s.default_language, store=c.store,
                           inbound=c.guard("inboundMessages"), whatsapp=c.whatsapp,
                           instagram=c.instagram, signer=c.signer,
-                          limiter=RateLimiter(c.firestore, s.commands_per_minute))
+                          limiter=c.rate_limiter(s.commands_per_minute),
+                          statuses=StatusHandler(c.deliveries, c.store, c.guard("notifications"),
+                                                 c.publisher))
 
 
 @functools.cache
@@ -45,6 +63,8 @@ def oauth() -> OAuthHandler:
 
 @functools.cache
 def launcher() -> Launcher:
+    if _installed is not None and _installed[1] is not None:
+        return _installed[1]
     s = _clients().settings
     if s.dispatches_to_cloud_run and s.cloud_run_job_name:
         return CloudRunLauncher.build(s.project, s.cloud_run_region, s.cloud_run_job_name,
@@ -88,4 +108,5 @@ def sweeper() -> Sweeper:
 @functools.cache
 def notifier() -> Notifier:
     c = _clients()
-    return Notifier(c.store, c.guard("notifications"), c.whatsapp)
+    return Notifier(c.store, c.guard("notifications"), c.whatsapp, c.deliveries)
+

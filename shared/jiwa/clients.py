@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 
 from jiwa.crypto import StateSigner, TokenCipher
+from jiwa.deliveries import DeliveryLog
 from jiwa.events import EventPublisher
-from jiwa.guards import SendGuard
+from jiwa.guards import RateLimiter, SendGuard
 from jiwa.instagram import InstagramClient
 from jiwa.queries import QueryLog
 from jiwa.settings import Settings
@@ -77,8 +78,15 @@ class Clients:
         self.settings.require("token_encryption_key")
         return TokenCipher(self.settings.token_encryption_key)
 
+    @functools.cached_property
+    def deliveries(self) -> DeliveryLog:
+        return DeliveryLog(self.firestore)
+
     def guard(self, collection: str) -> SendGuard:
         return SendGuard(self.firestore, collection)
+
+    def rate_limiter(self, limit: int) -> RateLimiter:
+        return RateLimiter(self.firestore, limit)
 
 
 _CACHED: dict[str, Clients] = {}

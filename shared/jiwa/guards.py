@@ -70,6 +70,12 @@ class SendGuard:
         self._col.document(document_id(key)).update(
             {"status": status, "finishedAt": datetime.now(UTC), **fields})
 
+    def reopen(self, key: str) -> None:
+        """A sent message that WhatsApp later failed to deliver: let one more delivery of
+        the event send it again (its claim takes the record over)."""
+        self._col.document(document_id(key)).set(
+            {"status": "retry", "claimedAt": None}, merge=True)
+
     def release(self, key: str) -> None:
         """The side effect did not happen: let the next delivery try."""
         self._col.document(document_id(key)).delete()

@@ -96,5 +96,42 @@ def inbound_messages(envelope: Any) -> tuple[list[InboundText], int]:
     return texts, skipped
 
 
+@dataclass(frozen=True)
+class DeliveryStatus:
+    """One `statuses[]` entry: what became of a message WhatsApp accepted (WIRE.md)."""
+
+    wamid: str
+    status: str  # sent | delivered | read | failed
+    timestamp: int
+    recipient: str
+    errors: tuple[tuple[int, str], ...] = ()  # (code, title) when failed
+
+    @property
+    def code(self) -> int | None:
+        return self.errors[0][0] if self.errors else None
+
+
+def inbound_statuses(envelope: Any) -> list[DeliveryStatus]:
+    """The delivery statuses in a webhook body; malformed entries are skipped."""
+    found: list[DeliveryStatus] = []
+    if not isinstance(envelope, dict):
+        return found
+    for entry in _dicts(envelope.get("entry")):
+        for change in _dicts(entry.get("changes")):
+            value = change.get("value")
+            for item in _dicts(value.get("statuses")) if isinstance(value, dict) else []:
+                wamid, status = item.get("id"), item.get("status")
+                if not (isinstance(wamid, str) and wamid and isinstance(status, str)):
+                    continue
+                errors = tuple((e["code"], str(e.get("title", "")))
+                               for e in _dicts(item.get("errors"))
+                               if isinstance(e.get("code"), int))
+                stamp = str(item.get("timestamp"))
+                found.append(DeliveryStatus(
+                    wamid, status, int(stamp) if stamp.isdigit() else 0,
+                    str(item.get("recipient_id") or ""), errors))
+    return found
+
+
 def _dicts(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []

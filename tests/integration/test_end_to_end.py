@@ -51,7 +51,9 @@ def test_register_to_completed_conversation(harness: Harness) -> None:
     assert texts[-1].startswith("Done!")
     events = harness.store.events(job_id)
     assert [e["kind"] for e in events][-1] == "completed"
-    assert len({e["event_id"] for e in events}) == len(events) == len(texts) - 2
+    # every message after the login link is a logged event, the "connected" one included
+    assert len({e["event_id"] for e in events}) == len(events) == len(texts) - 1
+    assert events[0]["kind"] == "accepted"
 
 
 def test_indonesian_user_gets_indonesian_messages(harness: Harness) -> None:

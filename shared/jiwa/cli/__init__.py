@@ -61,6 +61,15 @@ def _job_detail(d: dict[str, Any]) -> None:
                       str(w["seconds"]))
     console.print(table)
     console.print(f"{len(d['events'])} progress event(s)")
+    counts: dict[str, int] = {}
+    for m in d["messages"]:
+        counts[m["status"]] = counts.get(m["status"], 0) + 1
+    console.print(f"{len(d['messages'])} message(s) sent: " + (", ".join(
+        f"{n} {s}" for s, n in sorted(counts.items())) or "none"), highlight=False)
+    for m in d["messages"]:
+        if m["status"] == "failed":
+            console.print(f"[red]failed[/] {m['kind']} {m['eventId']}: WhatsApp code "
+                          f"{m['error']}", highlight=False)
 
 
 def _lines(rows: list[str]) -> None:

@@ -65,8 +65,12 @@ class Operations:
 
     def show_job(self, job_id: str) -> dict[str, Any]:
         job = self._job(job_id)
+        messages = [{"wamid": d.get("wamid"), "eventId": d.get("eventId"),
+                     "kind": d.get("kind"), "status": d["status"],
+                     "error": (d.get("error") or {}).get("code")}
+                    for d in self._clients.deliveries.for_job(job_id)]
         return {"job": job_row(job), "timeline": self.store.wave_timeline(job_id),
-                "events": self.store.events(job_id)}
+                "events": self.store.events(job_id), "messages": messages}
 
     # -- events ----------------------------------------------------------------------
     def tail(self, job_id: str | None, count: int, timeout: float) -> Iterator[dict[str, Any]]:

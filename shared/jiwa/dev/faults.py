@@ -44,19 +44,20 @@ class FaultPlan:
         fault = self.next_fault(key)
         return None if fault is None else int(fault.get("status", 500))
 
-    def next_fault(self, key: str = "fail") -> dict[str, Any] | None:
+    def next_fault(self, key: str = "fail", to: str | None = None) -> dict[str, Any] | None:
         """The failure to answer this call with (`status`, maybe an error `code`), taken
-        from the plan's `{key}_always` or the head of its `key` queue; None to answer."""
+        from the plan's `{key}_always` or the first entry of its `key` queue that applies
+        (an entry with `to` applies only to calls for that recipient); None to answer."""
         with self._lock:
             if self.plan.get(f"{key}_always"):
                 return {"status": int(self.plan[f"{key}_always"])}
             queue = self.plan.get(key) or []
-            if not queue:
+            head = next((f for f in queue if f.get("to") in (None, to)), None)
+            if head is None:
                 return None
-            head = queue[0]
             head["times"] = int(head.get("times", 1)) - 1
             if head["times"] <= 0:
-                queue.pop(0)
+                queue.remove(head)
             return dict(head)
 
     def take(self, key: str) -> bool:

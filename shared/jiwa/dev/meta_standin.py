@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 from flask import Flask, jsonify, redirect, request
 
 from jiwa.dev.faults import FaultPlan, add_control_routes
+from jiwa.dev.status_callbacks import StatusPoster
 from jiwa.lifecycle import GRAPH_API_VERSIONS, graph_version_available
 
 SAMPLE_PROFILE = {
@@ -63,9 +64,11 @@ class MetaState:
         self.counter = itertools.count(1)
 
 
-def create_app(state: MetaState | None = None, website: str = "") -> Flask:
+def create_app(state: MetaState | None = None, website: str = "", webhook_url: str = "",
+               app_secret: str = "") -> Flask:
     st = state or MetaState()
     st.website = website
+    statuses = StatusPoster(webhook_url, app_secret)
     app = Flask("meta_standin")
 
     def graph_error(status: int, code: int, message: str) -> Any:
@@ -114,6 +117,10 @@ def create_app(state: MetaState | None = None, website: str = "") -> Flask:
             st.messages.append({"id": wamid, "to": body.get("to"), "type": body.get("type"),
                                 "body": body, "phoneNumberId": phone_number_id,
                                 "at": time.time()})
+        fail = st.faults.next_fault("whatsapp_async_fail", to=str(body.get("to")))
+        statuses.accepted(wamid, str(body.get("to")),
+                          int(fail.get("code", 131000)) if fail else None,
+                          bool(st.faults.get("whatsapp_read")))
         return jsonify({"messaging_product": "whatsapp",
                         "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
                         "messages": [{"id": wamid}]})

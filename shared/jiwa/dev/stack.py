@@ -79,6 +79,7 @@ class Stack:
                 "--claude-latency-ms", str(self.latencies[0]),
                 "--fal-latency-ms", str(self.latencies[1]),
                 "--sweeper-url", self.state.url("sweeper") + "/",
+                "--webhook-url", self.state.url("whatsapp_webhook") + "/",
                 "--sweep-seconds", str(self.sweep_seconds)], self.state.env)
             for name, kind in FUNCTIONS.items():
                 self._spawn(name, [sys.executable, "-m", "functions_framework",

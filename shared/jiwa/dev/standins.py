@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import threading
 from typing import Any
@@ -41,6 +42,9 @@ def main() -> None:
     parser.add_argument("--fal-latency-ms", type=float, default=0)
     parser.add_argument("--sweeper-url", default="", help="Cloud Scheduler stand-in target")
     parser.add_argument("--sweep-seconds", type=float, default=60)
+    parser.add_argument("--webhook-url", default="",
+                        help="where WhatsApp's stand-in posts delivery statuses (signed with "
+                             "$WHATSAPP_APP_SECRET)")
     args = parser.parse_args()
 
     from jiwa.dev import anthropic_standin, fal_standin, meta_standin, website_standin
@@ -48,7 +52,9 @@ def main() -> None:
 
     website = f"http://127.0.0.1:{args.site_port}/"
     servers = [
-        serve(meta_standin.create_app(website=website), args.meta_port),
+        serve(meta_standin.create_app(website=website, webhook_url=args.webhook_url,
+                                      app_secret=os.environ.get("WHATSAPP_APP_SECRET", "")),
+              args.meta_port),
         serve(anthropic_standin.create_app(FaultPlan(args.claude_latency_ms)),
               args.anthropic_port),
         serve(fal_standin.create_app(FaultPlan(args.fal_latency_ms)), args.fal_port),

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jiwa.crypto import mask_phone
+from jiwa.deliveries import DeliveryLog
 from jiwa.events import BadEventError, ProgressEvent, decode_pubsub_data
 from jiwa.guards import Claim, SendGuard
 from jiwa.messages import render
@@ -21,8 +22,10 @@ class RetryLaterError(RuntimeError):
 
 
 class Notifier:
-    def __init__(self, store: JobStore, guard: SendGuard, whatsapp: WhatsAppClient) -> None:
+    def __init__(self, store: JobStore, guard: SendGuard, whatsapp: WhatsAppClient,
+                 deliveries: DeliveryLog | None = None) -> None:
         self._store, self._guard, self._whatsapp = store, guard, whatsapp
+        self._deliveries = deliveries  # where the webhook's delivery statuses meet the event
 
     def handle(self, data: Mapping[str, Any] | None) -> str:
         try:
@@ -60,5 +63,8 @@ class Notifier:
                       mask_phone(job.phone), exc.code, extra=ctx)
             return "rejected"
         self._guard.finish(event.event_id, "sent", wamid=wamid)
+        if self._deliveries is not None:
+            self._deliveries.accepted(wamid, event_id=event.event_id, job_id=event.job_id,
+                                      kind=str(event.kind))
         log.info("notifier: sent %s", event.kind, extra=ctx)
         return "sent"

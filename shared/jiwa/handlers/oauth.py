@@ -81,10 +81,13 @@ class OAuthHandler:
         return Page(200, "connected", lang)
 
     def announce(self, job: Job) -> None:
-        """Tell the user at once (first progress event), then ask for the run."""
-        self._publisher.publish_progress(ProgressEvent(
+        """Tell the user at once (first progress event), then ask for the run. The event is
+        logged like the job's own, so the timeline, replay and a re-send can find it."""
+        accepted = ProgressEvent(
             event_id=ProgressEvent.make_id(job.id, job.run, 0), job_id=job.id, run=job.run,
-            seq=0, kind=ProgressKind.ACCEPTED, payload={"handle": job.instagram_handle or ""}))
+            seq=0, kind=ProgressKind.ACCEPTED, payload={"handle": job.instagram_handle or ""})
+        self._store.log_event(accepted)
+        self._publisher.publish_progress(accepted)
         self._publisher.publish_requested(OnboardingRequested.for_run(job.id, job.run))
 
     def _abandon(self, job: Job, state: LoginState, code: str, detail: str) -> None:

@@ -63,7 +63,8 @@ class Sweeper:
             self._store.fail(job.id, code, failure.reason_en)
         except IllegalTransitionError:
             return
-        self._publisher.publish_progress(failure_event(job.id, job.run, job.current_wave,
-                                                       failure))
+        event = failure_event(job.id, job.run, job.current_wave, failure)
+        self._store.log_event(event)  # the timeline, replay and a re-send read the log
+        self._publisher.publish_progress(event)
         log.warning("sweeper: failed a stuck job (%s)", code, extra={"job_id": job.id})
         counts["expired" if code == "login_expired" else "failed"] += 1

@@ -11,10 +11,17 @@ from dataclasses import dataclass
 
 from jiwa.crypto import StateSigner, mask_phone, phone_digest
 from jiwa.guards import Claim, RateLimiter, SendGuard
+from jiwa.handlers.statuses import StatusHandler
 from jiwa.instagram import InstagramClient
 from jiwa.messages import detect_language, text
 from jiwa.store import JobStore, Status
-from jiwa.whatsapp import InboundText, WhatsAppClient, inbound_messages
+from jiwa.whatsapp import (
+    InboundText,
+    WhatsAppClient,
+    WhatsAppError,
+    inbound_messages,
+    inbound_statuses,
+)
 
 log = logging.getLogger("jiwa.webhook")
 
@@ -35,13 +42,14 @@ class WebhookHandler:
     def __init__(self, *, app_secret: str, verify_token: str, default_language: str,
                  store: JobStore, inbound: SendGuard, whatsapp: WhatsAppClient,
                  instagram: InstagramClient, signer: StateSigner,
-                 limiter: RateLimiter) -> None:
+                 limiter: RateLimiter, statuses: StatusHandler | None = None) -> None:
         self._secret = app_secret.encode()
         self._verify_token = verify_token
         self._default_language = default_language
         self._store, self._inbound = store, inbound
         self._whatsapp, self._instagram, self._signer = whatsapp, instagram, signer
         self._limiter = limiter
+        self._statuses = statuses
 
     def verify(self, args: Mapping[str, str]) -> Reply:
         """Meta's subscription handshake: echo the challenge only for our token."""
@@ -65,22 +73,39 @@ class WebhookHandler:
             return Reply(400, "malformed json")
         messages, skipped = inbound_messages(envelope)
         failed = 0
+        replied: set[tuple[str, str]] = set()  # one POST's identical replies go out once
         for message in messages:
-            if not self._handle_once(message):
+            if not self._handle_once(message, replied):
                 failed += 1
-        log.info("webhook: %d text message(s), %d other item(s) ignored, %d to retry",
-                 len(messages), skipped, failed)
+        statuses = inbound_statuses(envelope) if self._statuses is not None else []
+        if statuses:
+            assert self._statuses is not None
+            self._statuses.record(statuses)
+        log.info("webhook: %d text message(s), %d status(es), %d other item(s) ignored, "
+                 "%d to retry", len(messages), len(statuses), skipped - len(statuses), failed)
         # Non-2xx asks WhatsApp to redeliver; the inbound guard makes the redelivery safe.
         return Reply(503, "retry") if failed else Reply(200, "ok")
 
-    def _handle_once(self, message: InboundText) -> bool:
+    def _handle_once(self, message: InboundText, replied: set[tuple[str, str]]) -> bool:
         claim = self._inbound.claim(message.message_id)
         if claim is Claim.DONE:
             return True
         if claim is Claim.BUSY:
             return False
         try:
-            outcome = self._answer(message)
+            outcome = self._answer(message, replied)
+        except WhatsAppError as exc:
+            if exc.retryable:
+                log.warning("webhook: WhatsApp busy (%s); asking for redelivery", exc.code)
+                self._inbound.release(message.message_id)
+                return False
+            # Permanent (undeliverable, a number outside test mode…): a redelivery would
+            # meet the same error for days. Record it and acknowledge.
+            log.error("webhook: WhatsApp refused the reply to %s (code %s)",
+                      mask_phone(message.sender), exc.code)
+            self._inbound.finish(message.message_id, status="rejected", outcome="rejected",
+                                 code=str(exc.code))
+            return True
         except Exception:
             log.exception("webhook: answering %s failed", mask_phone(message.sender))
             self._inbound.release(message.message_id)
@@ -88,7 +113,7 @@ class WebhookHandler:
         self._inbound.finish(message.message_id, outcome=outcome)
         return True
 
-    def _answer(self, message: InboundText) -> str:
+    def _answer(self, message: InboundText, replied: set[tuple[str, str]]) -> str:
         command = " ".join(message.text.strip().lower().split())[:40]
         language = detect_language(message.text, self._default_language)
         to = message.sender
@@ -121,5 +146,8 @@ class WebhookHandler:
                                                   status=latest.status,
                                                   wave=latest.current_wave))
             return "status"
+        if (to, "help") in replied:
+            return "help_already_sent"
         self._whatsapp.send_text(to, text("help", language))
+        replied.add((to, "help"))
         return "help"

@@ -1,0 +1,84 @@
+"""What WhatsApp does after it accepts a message (a development tool): it posts the
+message's statuses to the business's webhook, signed like any webhook (WIRE.md; Meta's
+Cloud API webhooks reference, `statuses`). Posted in order, one POST per status, from one
+worker thread, so a burst of messages cannot flood the webhook.
+
+By default a message is `sent` then `delivered` (`read` depends on the user's settings,
+so only when the plan asks: `whatsapp_read`); `whatsapp_async_fail: [{"code": 131056,
+"times": n}]` makes the next n accepted messages fail afterwards with that code instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import queue
+import threading
+import time
+from typing import Any
+
+import httpx
+
+LAG_SECONDS = 0.3
+
+ERROR_TITLES = {131056: "(Business Account, Consumer Account) pair rate limit hit",
+                131047: "Re-engagement message", 131026: "Message Undeliverable",
+                131000: "Something went wrong"}
+
+
+def status_body(wamid: str, to: str, status: str, code: int | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(int(time.time())),
+                            "recipient_id": to}
+    if code is not None:
+        item["errors"] = [{"code": code, "title": ERROR_TITLES.get(code, "Error"),
+                           "message": ERROR_TITLES.get(code, "Error"),
+                           "error_data": {"details": "Injected by the stand-in"}}]
+    return {"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{
+        "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "6281100000000",
+                         "phone_number_id": "100000000000001"},
+            "statuses": [item]}}]}]}
+
+
+class StatusPoster:
+    def __init__(self, webhook_url: str, app_secret: str) -> None:
+        self._url, self._secret = webhook_url, app_secret.encode()
+        self._queue: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
+        self.posted: list[dict[str, Any]] = []  # what was posted, with the webhook's answer
+        if webhook_url:
+            threading.Thread(target=self._run, daemon=True).start()
+
+    def accepted(self, wamid: str, to: str, fail_code: int | None, read: bool) -> None:
+        if not self._url:
+            return
+        # Statuses come after the send call's answer, never before it (the sender records
+        # the wamid it was given); LAG keeps that order here.
+        due = time.monotonic() + LAG_SECONDS
+        if fail_code is not None:
+            self._queue.put((due, status_body(wamid, to, "failed", fail_code)))
+            return
+        for status in ("sent", "delivered", *(("read",) if read else ())):
+            self._queue.put((due, status_body(wamid, to, status)))
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=10) as http:
+            while True:
+                due, body = self._queue.get()
+                time.sleep(max(0.0, due - time.monotonic()))
+                raw = json.dumps(body).encode()
+                signature = "sha256=" + hmac.new(self._secret, raw, hashlib.sha256).hexdigest()
+                item = body["entry"][0]["changes"][0]["value"]["statuses"][0]
+                for _ in range(5):  # Meta redelivers a webhook that did not answer 2xx
+                    try:
+                        answer = http.post(self._url, content=raw, headers={
+                            "Content-Type": "application/json",
+                            "X-Hub-Signature-256": signature}).status_code
+                    except httpx.HTTPError:
+                        answer = 0
+                    if 200 <= answer < 300:
+                        break
+                    time.sleep(0.2)
+                self.posted.append({"id": item["id"], "status": item["status"],
+                                    "answer": answer})
