@@ -1,12 +1,30 @@
 """Shared fixtures: the environment is restored after each test; one local stack (real
-emulators, stand-ins and functions-framework processes) serves the integration tests."""
+emulators, stand-ins and functions-framework processes) serves the integration tests.
+
+Two tiers: `-m "not integration"` (`./emulator.sh test --fast`) runs in seconds with no
+emulator, process or tool beyond this Python; everything else is marked `integration`
+here, by folder, by fixture and by name, so no test file has to remember to."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+TESTS = Path(__file__).resolve().parent
+# Every test in these folders drives the local stack.
+STACK_FOLDERS = {"integration", "faults"}
+# The fixtures that start the stack (tests/integration/conftest.py).
+STACK_FIXTURES = {"stack", "harness", "real"}
+# Tests elsewhere that need more than this Python and its packages, or minutes:
+# a file (relative to tests/) or a file::test, with the reason.
+NOT_FAST = {
+    "infra/test_infra.py::test_checkov_passes": "checkov's own tools venv (.jiwa/tools)",
+    "security/test_fuzz.py": "3000 generated inputs per test: a minute or more (the fast "
+                             "tier fuzzes the webhook function with fewer)",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -15,3 +33,20 @@ def isolate_environment() -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+def integration_tier(item: pytest.Item) -> bool:
+    try:
+        relative = item.path.relative_to(TESTS)
+    except ValueError:
+        return False
+    name = f"{relative.as_posix()}::{getattr(item, 'originalname', item.name)}"
+    return (relative.parts[0] in STACK_FOLDERS
+            or bool(STACK_FIXTURES & set(getattr(item, "fixturenames", ())))
+            or relative.as_posix() in NOT_FAST or name in NOT_FAST)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if integration_tier(item):
+            item.add_marker(pytest.mark.integration)

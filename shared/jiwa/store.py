@@ -307,8 +307,9 @@ class JobStore:
         return self.transition(job_id, Status.COMPLETED, expect={Status.RUNNING},
                                completed_at=now(), current_wave=9)
 
-    def fail(self, job_id: str, code: str, message: str) -> Job:
-        return self.transition(job_id, Status.FAILED, completed_at=now(),
+    def fail(self, job_id: str, code: str, message: str,
+             expect: set[Status] | None = None) -> Job:
+        return self.transition(job_id, Status.FAILED, expect=expect, completed_at=now(),
                                error={"code": code, "message": message[:2000]})
 
     def set_current_wave(self, job_id: str, wave: int) -> None:

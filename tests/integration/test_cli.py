@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from harness import Harness, new_phone, wait_for
@@ -67,8 +66,9 @@ def test_failed_job_replayed_dry_then_rerun_from_the_failed_wave(harness: Harnes
     replay = jiwa_json(harness, "replay", "--job", failed.id, "--dry-run")
     assert [line.split("] ", 1)[1] for line in replay["conversation"]] == texts
     assert replay["republished"] == 0
-    assert jiwa(harness, "replay", "--job", failed.id, "--to", "notifier").returncode == 0
-    time.sleep(1.5)
+    republished = jiwa_json(harness, "replay", "--job", failed.id, "--to", "notifier")
+    assert republished["republished"] == len(texts)
+    harness.barrier(failed.id)  # every republished event has been handled
     assert harness.texts(phone) == texts  # the send guard kept the user from a repeat
     harness.control(phone)  # the cause is fixed
     # --wait follows the rerun to its end; FORCE_COLOR makes rich draw its progress bar
@@ -138,9 +138,12 @@ def test_events_tail_follows_the_tap(harness: Harness) -> None:
 
 
 def test_simulate_plays_a_whatsapp_user(harness: Harness, stack) -> None:
+    """`./emulator.sh simulate` (a development tool: not in the operator's `jiwa`)."""
     phone = new_phone()
-    result = jiwa(harness, "simulate", "--state-dir", str(stack.state_dir), "--phone", phone,
-                  "/status")
+    result = subprocess.run(
+        [sys.executable, "-m", "jiwa.dev.simulate", "--state-dir", str(stack.state_dir),
+         "--phone", phone, "/status"], capture_output=True, text=True, timeout=90,
+        check=False)
     assert result.returncode == 0, result.stderr
     assert "You ▸ /status" in result.stdout
     assert "WhatsApp ▸ Belum ada onboarding. Kirim /daftar untuk mulai." in result.stdout

@@ -23,8 +23,47 @@ def test_non_public_addresses_are_not_public(address: str) -> None:
     assert not is_public(address)
 
 
-def test_public_addresses_are_public() -> None:
-    assert is_public("93.184.216.34") and is_public("2606:2800:220:1:248:1893:25c8:1946")
+# IPv6 forms that embed, or translate to, a private IPv4, and ranges refused whole.
+BLOCKED_IPV6_FORMS = {
+    "::7f00:1": "IPv4-compatible 127.0.0.1 (RFC 4291 2.5.5.1)",
+    "::a9fe:a9fe": "IPv4-compatible 169.254.169.254",
+    "::5db8:d822": "IPv4-compatible, deprecated: refused even with a public IPv4",
+    "::ffff:10.0.0.1": "IPv4-mapped (RFC 4291 2.5.5.2)",
+    "::ffff:100.64.0.1": "IPv4-mapped CGNAT",
+    "::ffff:0:7f00:1": "IPv4-translated 127.0.0.1 (RFC 2765)",
+    "::ffff:0:a9fe:a9fe": "IPv4-translated 169.254.169.254",
+    "fec0::1": "site-local (RFC 3879)",
+    "feff:ffff::1": "site-local, top of fec0::/10",
+    "2002:7f00:1::": "6to4 of 127.0.0.1 (RFC 3056)",
+    "2002:a9fe:a9fe::": "6to4 of 169.254.169.254",
+    "2002:c0a8:101::1": "6to4 of 192.168.1.1",
+    "2002:5db8:d822::1": "6to4 of a public IPv4: the range is refused whole (RFC 7526)",
+    "64:ff9b::7f00:1": "NAT64 well-known prefix, 127.0.0.1 (RFC 6052)",
+    "64:ff9b::a9fe:a9fe": "NAT64 well-known prefix, 169.254.169.254",
+    "64:ff9b::a00:1": "NAT64 well-known prefix, 10.0.0.1",
+    "64:ff9b:1::1": "NAT64 local-use (RFC 8215)",
+    "64:ff9b:1:a9fe:a9:fe00::": "NAT64 local-use, /56 layout of 169.254.169.254",
+    "2001::1": "Teredo (RFC 4380)",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2": "Teredo, RFC 4380's example",
+    "2001:db8::1": "documentation (RFC 3849)",
+    "3fff::1": "documentation (RFC 9637)",
+    "ff0e::1": "global-scope multicast",
+}
+
+
+@pytest.mark.parametrize("address", BLOCKED_IPV6_FORMS)
+def test_ipv6_forms_of_private_addresses_are_not_public(address: str) -> None:
+    assert not is_public(address), BLOCKED_IPV6_FORMS[address]
+
+
+@pytest.mark.parametrize("address", [
+    "93.184.216.34", "1.1.1.1", "2606:2800:220:1:248:1893:25c8:1946", "2a00:1450:4001::1",
+    "::ffff:93.184.216.34",  # IPv4-mapped form of a public IPv4
+    "::ffff:0:5db8:d822",  # IPv4-translated form of 93.184.216.34
+    "64:ff9b::5db8:d822",  # what DNS64 answers for 93.184.216.34 on an IPv6-only network
+])
+def test_public_addresses_are_public(address: str) -> None:
+    assert is_public(address)
 
 
 def _fetcher(answers: dict[str, list[str]], **kw) -> SafeFetcher:
@@ -39,6 +78,8 @@ def _fetcher(answers: dict[str, list[str]], **kw) -> SafeFetcher:
     "http://127.0.0.1/", "http://10.1.2.3/", "http://172.16.5.4/", "http://192.168.0.10/",
     "http://169.254.169.254/computeMetadata/v1/", "http://[::1]/", "http://[fe80::1]/",
     "http://2130706433/", "http://0x7f000001/", "http://0177.0.0.1/",
+    "http://[::7f00:1]/", "http://[::ffff:0:7f00:1]/", "http://[64:ff9b::a9fe:a9fe]/",
+    "http://[2002:a9fe:a9fe::]/", "http://[fec0::1]/",
 ])
 def test_literal_private_addresses_are_refused(url: str) -> None:
     real = SafeFetcher(httpx.AsyncClient())  # the system resolver reads these spellings
@@ -56,7 +97,8 @@ def test_schemes_names_and_credentials_are_refused(url: str) -> None:
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.5", "169.254.169.254", "::1",
-                                     "fe80::1"])
+                                     "fe80::1", "::a9fe:a9fe", "2002:7f00:1::",
+                                     "64:ff9b:1::a9fe:a9fe"])
 def test_names_resolving_to_private_addresses_are_refused(address: str) -> None:
     fetcher = _fetcher({"evil.example": ["93.184.216.34", address]})
     with pytest.raises(UnsafeURLError, match="non-public"):
@@ -83,7 +125,9 @@ class _Redirector(BaseHTTPRequestHandler):
 @pytest.fixture
 def redirector() -> Iterator[HTTPServer]:
     server = HTTPServer(("127.0.0.1", 0), _Redirector)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # A short poll: shutdown() waits for the loop to notice (0.5 s by default).
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
+                     daemon=True).start()
     yield server
     server.shutdown()
 

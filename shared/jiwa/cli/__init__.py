@@ -137,11 +137,6 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("--topic", default="onboarding-progress")
     dlq.add_argument("--message", action="append", help="message id (show, redrive)")
     dlq.add_argument("--json", action="store_true")
-
-    sim = sub.add_parser("simulate", help="play a WhatsApp user against the local stack")
-    sim.add_argument("--phone", default="6281234567890")
-    sim.add_argument("--state-dir", help="the local stack's state folder (default .jiwa)")
-    sim.add_argument("text")
     return parser
 
 
@@ -155,11 +150,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.command == "simulate":  # talks to the local stack only, through its state file
-        from jiwa.dev.simulate import main as simulate
-
-        extra = ["--state-dir", args.state_dir] if args.state_dir else []
-        return simulate(["--phone", args.phone, *extra, args.text])
     ops = commands.Operations.from_env()
     if args.command == "jobs" and args.action == "list":
         emit(ops.list_jobs(args.status, args.phone, args.limit), args.json, _jobs_table)

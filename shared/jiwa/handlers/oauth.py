@@ -96,7 +96,8 @@ class OAuthHandler:
         if not self._store.consume_login_state(state.nonce, job.id):
             return
         try:
-            self._store.fail(job.id, code, detail)
+            # only a login still awaited: an old link must not end an onboarding under way
+            self._store.fail(job.id, code, detail, expect={Status.AWAITING_AUTH})
         except IllegalTransitionError:
             return
         try:

@@ -47,6 +47,24 @@ class _Reader(HTMLParser):
             self.text.append(" ".join(data.split()))
 
 
+def _scalar(value: Any) -> str:
+    # Only plain values: a nested structure is no name or price, and printing one nested
+    # near the recursion limit would raise again.
+    return str(value) if isinstance(value, str | int | float) else ""
+
+
+def _product(item: Any) -> dict[str, str] | None:
+    if not isinstance(item, dict) or item.get("@type") != "Product":
+        return None
+    name = _scalar(item.get("name"))
+    if not name:
+        return None
+    offers = item.get("offers")
+    offer: dict[str, Any] = offers if isinstance(offers, dict) else {}
+    return {"name": name, "price": _scalar(offer.get("price", "")),
+            "currency": _scalar(offer.get("priceCurrency", ""))}
+
+
 def read_page(html: str) -> dict[str, Any]:
     """Title, description, main text, products (schema.org JSON-LD) and images."""
     reader = _Reader()
@@ -55,14 +73,14 @@ def read_page(html: str) -> dict[str, Any]:
     for block in reader.json_ld:
         try:
             data = json.loads(block)
-        except ValueError:
+        except (ValueError, RecursionError):
+            # Not JSON, or nested deeper than the parser's recursion allows (a page can nest
+            # 100,000 levels): only this block is skipped, the rest of the page still counts.
             continue
         for item in data if isinstance(data, list) else [data]:
-            if isinstance(item, dict) and item.get("@type") == "Product" and item.get("name"):
-                offers = item.get("offers")
-                offer: dict[str, Any] = offers if isinstance(offers, dict) else {}
-                products.append({"name": str(item["name"]), "price": str(offer.get("price", "")),
-                                 "currency": str(offer.get("priceCurrency", ""))})
+            product = _product(item)
+            if product:
+                products.append(product)
     text = re.sub(r"\s+", " ", " ".join(reader.text))[:4000]
     return {"title": reader.title[:200], "description": reader.description[:500],
             "text": text, "products": products[:20], "images": reader.images[:10]}
