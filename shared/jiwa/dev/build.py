@@ -1,7 +1,9 @@
 """Assembles what Terraform deploys: `build/<function>/` = `functions/<function>/main.py`
 + a copy of the `jiwa` package (without `jiwa/dev` and the operator CLI `jiwa/cli`)
-+ a `requirements.txt` generated from pyproject.toml's dependencies.
-`infra/functions.tf` zips each folder and names the object by its hash.
++ a `requirements.txt` exported from uv.lock: every runtime package, direct or not, pinned
+to the locked version with its hashes (so the Cloud Functions build installs exactly the
+tested set, in pip's hash-checking mode). `infra/functions.tf` zips each folder and names
+the object by its hash.
 
     python -m jiwa.dev.build [--out build]
 """
@@ -9,21 +11,48 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 from jiwa.dev.stack import ROOT
 
+# The runtime set of uv.lock: no dev group, not the project itself (its code is copied).
+# --locked: a lock out of date with pyproject.toml is an error, never a silent re-lock.
+EXPORT = ["export", "--locked", "--no-dev", "--no-emit-project", "--format",
+          "requirements-txt", "--no-header", "--quiet"]
+HEADER = ("# Exported from uv.lock by jiwa-build (uv export --no-dev --no-emit-project).\n"
+          "# Do not edit: change pyproject.toml, run `.jiwa/uv/bin/uv lock`, then\n"
+          "# `./emulator.sh build`.\n")
+
+
+def uv() -> str:
+    """The uv that `./emulator.sh` bootstraps into .jiwa/uv, else one on PATH."""
+    local = ROOT / ".jiwa" / "uv" / "bin" / "uv"
+    if local.exists():
+        return str(local)
+    found = shutil.which("uv")
+    if found is None:
+        raise SystemExit("jiwa-build: uv not found: run ./emulator.sh build "
+                         "(it installs the pinned uv into .jiwa/uv)")
+    return found
+
 
 def requirements() -> str:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return "\n".join(project["dependencies"]) + "\n"
+    # uv checks the lock against pyproject.toml with this interpreter (the project's 3.12).
+    result = subprocess.run([uv(), *EXPORT, "--python", sys.executable], cwd=ROOT,
+                            capture_output=True, text=True, check=False,
+                            env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"})
+    if result.returncode != 0:
+        raise SystemExit(f"jiwa-build: uv export from uv.lock failed:\n{result.stderr}")
+    return HEADER + result.stdout
 
 
 def build(out: Path) -> list[Path]:
     package = ROOT / "shared" / "jiwa"
+    pinned = requirements()
     built = []
     for function in sorted(p for p in (ROOT / "functions").iterdir() if p.is_dir()):
         target = out / function.name
@@ -31,7 +60,7 @@ def build(out: Path) -> list[Path]:
         shutil.copytree(function, target, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(package, target / "jiwa",
                         ignore=shutil.ignore_patterns("__pycache__", "dev", "cli"))
-        (target / "requirements.txt").write_text(requirements())
+        (target / "requirements.txt").write_text(pinned)
         built.append(target)
     return built
 
