@@ -34,6 +34,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "id": "Perintah: /daftar untuk mulai onboarding, /status untuk melihat progres.",
         "en": "Commands: /register to start onboarding, /status to see progress.",
     },
+    "media_hint": {
+        "id": "Terima kasih! Saya membaca perintah teks: kirim /daftar untuk mulai onboarding, "
+              "atau /status untuk melihat progres.",
+        "en": "Thanks! I read text commands: send /register to start your onboarding, or "
+              "/status to see how it is going.",
+    },
     "rate_limited": {
         "id": "Terlalu banyak permintaan. Coba lagi sebentar lagi.",
         "en": "Too many requests. Please try again in a moment.",

@@ -61,13 +61,42 @@ class WhatsAppClient:
 class InboundText:
     message_id: str
     sender: str
-    text: str
+    text: str  # the command: a text's body, a button's payload; "" for media
     name: str | None = None
+    kind: str = "text"
+
+
+# Messages a person sends that deserve an answer although they carry no command (WIRE.md's
+# `messages[].type`); reactions, `unsupported` and system messages get none.
+MEDIA_KINDS = frozenset({"image", "audio", "video", "document", "sticker", "location",
+                         "contacts"})
+
+
+def _command(message: dict[str, Any]) -> str | None:
+    """What the user said, for the kinds that say something; None for the others."""
+    kind = message.get("type")
+    if kind == "text":
+        text = message.get("text")
+        body = text.get("body") if isinstance(text, dict) else None
+        return body if isinstance(body, str) and body else None
+    if kind == "interactive":  # a tap on one of our reply buttons or list rows
+        reply = message.get("interactive") or {}
+        chosen = (reply.get("button_reply") or reply.get("list_reply") or {}) \
+            if isinstance(reply, dict) else {}
+        value = chosen.get("id") or chosen.get("title") if isinstance(chosen, dict) else None
+        return value if isinstance(value, str) and value else None
+    if kind == "button":  # a tap on a template's quick-reply button
+        button = message.get("button") or {}
+        value = button.get("payload") or button.get("text") if isinstance(button, dict) \
+            else None
+        return value if isinstance(value, str) and value else None
+    return "" if kind in MEDIA_KINDS else None
 
 
 def inbound_messages(envelope: Any) -> tuple[list[InboundText], int]:
-    """Text messages in a webhook body, and how many other items (statuses, media…) were
-    skipped. Tolerates any shape: a malformed part is skipped, never raised on."""
+    """The messages a person sent that we answer (texts, button taps, media), and how many
+    other items (statuses, reactions…) were skipped. Tolerates any shape: a malformed
+    part is skipped, never raised on."""
     texts: list[InboundText] = []
     skipped = 0
     if not isinstance(envelope, dict) or envelope.get("object") != "whatsapp_business_account":
@@ -83,14 +112,14 @@ def inbound_messages(envelope: Any) -> tuple[list[InboundText], int]:
                      or "profile" not in c}
             skipped += len(_dicts(value.get("statuses")))
             for message in _dicts(value.get("messages")):
-                text = message.get("text")
-                body = text.get("body") if isinstance(text, dict) else None
+                command = _command(message)
                 sender, mid = message.get("from"), message.get("id")
-                if (message.get("type") == "text" and isinstance(body, str) and body
-                        and isinstance(sender, str) and sender and isinstance(mid, str) and mid):
+                if (command is not None and isinstance(sender, str) and sender
+                        and isinstance(mid, str) and mid):
                     name = names.get(sender)
-                    texts.append(InboundText(mid, sender, body,
-                                             name if isinstance(name, str) else None))
+                    texts.append(InboundText(mid, sender, command,
+                                             name if isinstance(name, str) else None,
+                                             str(message.get("type"))))
                 else:
                     skipped += 1
     return texts, skipped

@@ -97,11 +97,24 @@ def test_a_second_daftar_sends_a_new_link_for_the_same_job(webhook: FlaskClient,
     assert clients.guards["inboundMessages"].records["wamid.b"]["outcome"] == "login_link_again"
 
 
-def test_status_callbacks_and_media_are_acknowledged_and_ignored(webhook: FlaskClient,
-                                                                 clients: FakeClients) -> None:
+def test_a_status_is_not_answered_and_a_photo_gets_a_hint(webhook: FlaskClient,
+                                                           clients: FakeClients) -> None:
     raw = json.dumps(load("webhook_status_and_image.json")).encode()
     assert post(webhook, raw) == (200, "ok")
-    assert clients.meta.sent == [] and clients.fake_store.docs == {}
+    assert clients.meta.texts("6281234567890") == [text("media_hint", "id")]
+    assert clients.fake_store.docs == {}  # no job for a photo
+
+
+def test_a_voice_note_during_an_onboarding_gets_its_status(webhook: FlaskClient,
+                                                           clients: FakeClients) -> None:
+    assert post(webhook, body("/daftar", "wamid.start"))[0] == 200
+    envelope = json.loads(body("", "wamid.voice"))
+    envelope["entry"][0]["changes"][0]["value"]["messages"][0].update(
+        {"type": "audio", "audio": {"id": "1", "mime_type": "audio/ogg"}})
+    envelope["entry"][0]["changes"][0]["value"]["messages"][0].pop("text")
+    assert post(webhook, json.dumps(envelope).encode()) == (200, "ok")
+    assert clients.meta.texts(PHONE)[-1] == text("status", "id", status="AWAITING_AUTH",
+                                                  wave=0)
 
 
 @pytest.mark.parametrize(("raw", "signature", "expected"), [

@@ -15,10 +15,27 @@ def test_text_message_is_parsed_with_the_contact_name() -> None:
     assert [(t.sender, t.text, t.name) for t in texts] == [("6281234567890", "/daftar", "Sari")]
 
 
-def test_status_callbacks_and_media_are_skipped() -> None:
+def test_status_callbacks_are_skipped_and_media_is_answered() -> None:
     body = json.loads((FIXTURES / "webhook_status_and_image.json").read_text())
     texts, skipped = inbound_messages(body)
-    assert texts == [] and skipped == 2
+    assert [(t.kind, t.text) for t in texts] == [("image", "")] and skipped == 1
+
+
+def _one(message: dict) -> list:
+    return inbound_messages({"object": "whatsapp_business_account", "entry": [{"changes": [
+        {"value": {"messages": [{"from": "628", "id": "wamid.x", **message}]}}]}]})[0]
+
+
+def test_button_taps_carry_their_payload_and_reactions_get_nothing() -> None:
+    tapped = _one({"type": "interactive", "interactive": {
+        "type": "button_reply", "button_reply": {"id": "/status", "title": "Status"}}})
+    assert [(t.kind, t.text) for t in tapped] == [("interactive", "/status")]
+    template = _one({"type": "button", "button": {"payload": "/daftar", "text": "Mulai"}})
+    assert [t.text for t in template] == ["/daftar"]
+    assert _one({"type": "reaction", "reaction": {"message_id": "wamid.y", "emoji": "👍"}}) == []
+    assert _one({"type": "unsupported"}) == []
+    for kind in ("audio", "sticker", "location", "document", "video", "contacts"):
+        assert [t.kind for t in _one({"type": kind, kind: {}})] == [kind]
 
 
 def test_odd_shapes_never_raise() -> None:

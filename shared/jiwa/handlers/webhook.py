@@ -16,6 +16,7 @@ from jiwa.instagram import InstagramClient
 from jiwa.messages import detect_language, text
 from jiwa.store import JobStore, Status
 from jiwa.whatsapp import (
+    MEDIA_KINDS,
     InboundText,
     WhatsAppClient,
     WhatsAppError,
@@ -137,6 +138,19 @@ class WebhookHandler:
             self._whatsapp.send_text(to, text("already_running", job.language,
                                               status=job.status, wave=job.current_wave))
             return "already_running"
+        if message.kind in MEDIA_KINDS:
+            # a photo, a voice note, a location…: say what we can do, or how far we are
+            latest = self._store.latest_job_for(to)
+            if latest is not None and latest.active:
+                self._whatsapp.send_text(to, text("status", latest.language,
+                                                  status=latest.status,
+                                                  wave=latest.current_wave))
+                return "media_status"
+            if (to, "media") in replied:
+                return "media_already_answered"
+            self._whatsapp.send_text(to, text("media_hint", language))
+            replied.add((to, "media"))
+            return "media_hint"
         if command in STATUS_COMMANDS:
             latest = self._store.latest_job_for(to)
             if latest is None:
