@@ -57,10 +57,6 @@ def test_broken_pages_never_raise(html: str) -> None:
     assert page["products"] == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "website.read_page looks for Products only at the top level of a JSON-LD block; "
-    "WordPress/WooCommerce (Yoast) pages put them in an \"@graph\" list, so their products "
-    "are missed"))
 def test_products_inside_a_json_ld_graph_are_read() -> None:
     html = ('<script type="application/ld+json">{"@context": "https://schema.org", '
             '"@graph": [{"@type": "WebPage", "name": "Shop"}, {"@type": "Product", '
@@ -69,9 +65,6 @@ def test_products_inside_a_json_ld_graph_are_read() -> None:
     assert [p["name"] for p in website.read_page(html)["products"]] == ["Es Kopi Pandan"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "website.read_page reads `offers` only as one object; Shopify themes emit a list of "
-    "offers (one per variant), so the product's price and currency come back empty"))
 def test_a_product_with_a_list_of_offers_keeps_its_price() -> None:
     html = ('<script type="application/ld+json">{"@type": "Product", "name": "Biji Kopi", '
             '"offers": [{"@type": "Offer", "price": "95000.00", "priceCurrency": "IDR"}]}'

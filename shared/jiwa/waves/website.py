@@ -53,16 +53,34 @@ def _scalar(value: Any) -> str:
     return str(value) if isinstance(value, str | int | float) else ""
 
 
+def _is_product(item: dict[str, Any]) -> bool:
+    kind = item.get("@type")  # schema.org allows one type or a list of them
+    return kind == "Product" or (isinstance(kind, list) and "Product" in kind)
+
+
 def _product(item: Any) -> dict[str, str] | None:
-    if not isinstance(item, dict) or item.get("@type") != "Product":
+    if not isinstance(item, dict) or not _is_product(item):
         return None
     name = _scalar(item.get("name"))
     if not name:
         return None
     offers = item.get("offers")
+    # one Offer, a list of them (Shopify: one per variant), or an AggregateOffer
+    if isinstance(offers, list):
+        offers = next((o for o in offers if isinstance(o, dict) and "price" in o), {})
     offer: dict[str, Any] = offers if isinstance(offers, dict) else {}
-    return {"name": name, "price": _scalar(offer.get("price", "")),
+    price = offer.get("price", offer.get("lowPrice", ""))
+    return {"name": name, "price": _scalar(price),
             "currency": _scalar(offer.get("priceCurrency", ""))}
+
+
+def _items(data: Any) -> list[Any]:
+    """The top-level items of a JSON-LD block: a list, one item, or an `@graph` of them
+    (WordPress/WooCommerce put their products there)."""
+    items = data if isinstance(data, list) else [data]
+    graphs = [i["@graph"] for i in items if isinstance(i, dict)
+              and isinstance(i.get("@graph"), list)]
+    return items + [g for graph in graphs for g in graph]
 
 
 def read_page(html: str) -> dict[str, Any]:
@@ -77,7 +95,7 @@ def read_page(html: str) -> dict[str, Any]:
             # Not JSON, or nested deeper than the parser's recursion allows (a page can nest
             # 100,000 levels): only this block is skipped, the rest of the page still counts.
             continue
-        for item in data if isinstance(data, list) else [data]:
+        for item in _items(data):
             product = _product(item)
             if product:
                 products.append(product)
