@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import fal_client
@@ -24,7 +24,6 @@ from jiwa.failures import WaveFailedError
 if TYPE_CHECKING:
     import anthropic
 
-M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger("jiwa.ai")
 
 CLAUDE_DOWN = WaveFailedError.of("claude_unavailable")
@@ -64,9 +63,10 @@ class Claude:
             self._client = await self._connecting
         return self._client.messages
 
-    async def structured(self, schema: type[M], *, system: str, content: list[dict[str, Any]],
-                         max_tokens: int, retry_max_tokens: int | None = None,
-                         model: str | None = None) -> M:
+    async def structured[M: BaseModel](
+            self, schema: type[M], *, system: str, content: list[dict[str, Any]],
+            max_tokens: int, retry_max_tokens: int | None = None,
+            model: str | None = None) -> M:
         """Claude's answer to `content` as a `schema`. An answer cut off at `max_tokens` is
         asked for once more with `retry_max_tokens` (default 4x): adaptive thinking spends
         from the same budget, so a cut-off is a budget problem, not a bad answer."""
@@ -106,7 +106,7 @@ class Claude:
             raise CLAUDE_DOWN from exc
 
 
-def _parse(schema: type[M], message: Any) -> M:
+def _parse[M: BaseModel](schema: type[M], message: Any) -> M:
     text = "".join(block.text for block in message.content if block.type == "text")
     if not text:
         raise WaveFailedError.of("claude_invalid", f"{schema.__name__}: no text in the answer")

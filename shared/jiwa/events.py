@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -65,9 +65,6 @@ class ProgressEvent(_Message):
         return f"{job_id}-r{run}-{seq:05d}"
 
 
-_M = TypeVar("_M", bound=_Message)
-
-
 class BadEventError(ValueError):
     """A Pub/Sub message that can never be processed (acknowledge it, do not retry)."""
 
@@ -82,7 +79,7 @@ def encode(message: _Message) -> tuple[bytes, dict[str, str]]:
     return data, attributes
 
 
-def decode_pubsub_data(data: Mapping[str, Any] | None, model: type[_M]) -> _M:
+def decode_pubsub_data[M: _Message](data: Mapping[str, Any] | None, model: type[M]) -> M:
     """Decode the `data` of a CloudEvent carrying a Pub/Sub message.
 
     Both forms arrive here as a dict with a `message` holding base64 `data`: Eventarc's
