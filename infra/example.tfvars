@@ -1,5 +1,5 @@
 project_id               = "jiwa-onboard-prod"
 region                   = "asia-southeast2"
-job_image                = "asia-southeast2-docker.pkg.dev/jiwa-onboard-prod/jiwa/jiwa-job:2026-11-28"
+job_image_tag            = "2026-11-28" # the tag you build in README "Deploy", step 3
 whatsapp_phone_number_id = "100000000000001"
 instagram_app_id         = "1234567890"

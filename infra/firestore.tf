@@ -5,7 +5,7 @@ resource "google_firestore_database" "default" {
   concurrency_mode                  = "OPTIMISTIC"
   point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
   delete_protection_state           = "DELETE_PROTECTION_ENABLED"
-  depends_on                        = [google_project_service.apis]
+  depends_on                        = [time_sleep.apis]
 }
 
 # The composite indexes of the queries the code makes (JobStore._select in jiwa/store.py;

@@ -18,6 +18,7 @@ resource "google_storage_bucket" "sources" {
       type = "Delete"
     }
   }
+  depends_on = [time_sleep.apis]
 }
 
 data "archive_file" "source" {
@@ -38,6 +39,7 @@ resource "google_service_account" "fn" {
   for_each     = local.functions
   account_id   = "jiwa-${replace(each.key, "_", "-")}"
   display_name = "Jiwa function ${each.key}"
+  depends_on   = [time_sleep.apis]
 }
 
 resource "google_cloudfunctions2_function" "fn" {
@@ -49,6 +51,9 @@ resource "google_cloudfunctions2_function" "fn" {
   build_config {
     runtime     = "python312"
     entry_point = "handle"
+    # The fully-qualified name (projects/P/serviceAccounts/EMAIL, hence .id) of the
+    # dedicated build identity (bootstrap.tf), as in the provider's "Basic Builder" example.
+    service_account = google_service_account.build.id
     source {
       storage_source {
         bucket = google_storage_bucket.sources.name
@@ -77,14 +82,23 @@ resource "google_cloudfunctions2_function" "fn" {
     }
   }
 
-  depends_on = [google_project_service.apis, google_secret_manager_secret_iam_member.functions]
+  # Deployed only once every secret has a version (secrets.tf), the runtime grants have
+  # propagated (iam.tf) and so have the build identity's (bootstrap.tf).
+  depends_on = [
+    data.google_secret_manager_secret_version.filled,
+    time_sleep.runtime_iam,
+    time_sleep.build_iam,
+  ]
 }
 
+# Invoker grants go on the function's Cloud Run service, named by
+# service_config[0].service (the provider's "Name of the service associated with a
+# Function"), not by the function's name: the two are equal today only by convention.
 # Public only where Meta and the user's browser must reach us; both check signatures.
 resource "google_cloud_run_service_iam_member" "public" {
   for_each = { for k, v in local.functions : k => v if v.public }
   location = var.region
-  service  = google_cloudfunctions2_function.fn[each.key].name
+  service  = google_cloudfunctions2_function.fn[each.key].service_config[0].service
   role     = "roles/run.invoker"
   member   = "allUsers" #checkov:skip=CKV_GCP_102:the WhatsApp webhook and the OAuth callback are public by design; each verifies an HMAC signature
 }
@@ -92,14 +106,14 @@ resource "google_cloud_run_service_iam_member" "public" {
 resource "google_cloud_run_service_iam_member" "push_invoker" {
   for_each = toset(["dispatcher", "notifier"])
   location = var.region
-  service  = google_cloudfunctions2_function.fn[each.key].name
+  service  = google_cloudfunctions2_function.fn[each.key].service_config[0].service
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.pusher.email}"
 }
 
 resource "google_cloud_run_service_iam_member" "scheduler_invoker" {
   location = var.region
-  service  = google_cloudfunctions2_function.fn["sweeper"].name
+  service  = google_cloudfunctions2_function.fn["sweeper"].service_config[0].service
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.scheduler.email}"
 }

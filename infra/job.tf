@@ -4,12 +4,25 @@ resource "google_artifact_registry_repository" "jiwa" {
   repository_id = "jiwa"
   format        = "DOCKER"
   description   = "The jiwa-job image (Dockerfile at the repository root)."
-  depends_on    = [google_project_service.apis]
+  depends_on    = [time_sleep.apis]
 }
 
 resource "google_service_account" "job" {
   account_id   = "jiwa-job"
   display_name = "Jiwa onboarding job"
+  depends_on   = [time_sleep.apis]
+}
+
+# The job is created only once its image exists: Cloud Run resolves the image when it
+# creates the job and fails if it is missing. The image is built and pushed between the
+# bootstrap and the full apply (README "Deploy"); this lookup stops the plan with
+# "Requested image was not found." when the tag is not there yet, before anything is
+# created (provider: website/docs/d/artifact_registry_docker_image.html.markdown). The
+# job then runs the image by digest, so pushing the tag again and applying redeploys it.
+data "google_artifact_registry_docker_image" "job" {
+  location      = google_artifact_registry_repository.jiwa.location
+  repository_id = google_artifact_registry_repository.jiwa.repository_id
+  image_name    = "jiwa-job:${var.job_image_tag}"
 }
 
 resource "google_cloud_run_v2_job" "jiwa" {
@@ -25,7 +38,7 @@ resource "google_cloud_run_v2_job" "jiwa" {
       timeout         = "${var.job_timeout_seconds}s"
 
       containers {
-        image = var.job_image
+        image = data.google_artifact_registry_docker_image.job.self_link
         resources {
           limits = {
             cpu    = var.job_cpu
@@ -62,5 +75,6 @@ resource "google_cloud_run_v2_job" "jiwa" {
     }
   }
 
-  depends_on = [google_project_service.apis, google_secret_manager_secret_iam_member.job]
+  # Every secret has a version (secrets.tf) and the grants have propagated (iam.tf).
+  depends_on = [data.google_secret_manager_secret_version.filled, time_sleep.runtime_iam]
 }

@@ -3,6 +3,7 @@ locals {
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com", # project IAM members
     "cloudscheduler.googleapis.com",
     "eventarc.googleapis.com",
     "firebaserules.googleapis.com",
@@ -69,5 +70,3 @@ resource "google_project_service" "apis" {
   service            = each.value
   disable_on_destroy = false
 }
-
-data "google_project" "this" {}

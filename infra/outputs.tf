@@ -17,3 +17,13 @@ output "secrets_to_fill" {
   description = "Secret Manager secrets to add a version to (README 'Deploy')."
   value       = sort([for s in google_secret_manager_secret.s : s.secret_id])
 }
+
+output "build_service_account" {
+  description = "The build identity: every function build, and `gcloud builds submit --service-account` for the job image (README 'Deploy', step 3)."
+  value       = google_service_account.build.id
+}
+
+output "job_image" {
+  description = "The job image the job runs, by digest (pushed as jiwa-job:job_image_tag)."
+  value       = data.google_artifact_registry_docker_image.job.self_link
+}

@@ -8,7 +8,16 @@ locals {
   }
   retention                  = "604800s" # 7 days: replay with Seek
   backstop_delivery_attempts = 10        # consumers dead-letter at 5 (decision 0002)
-  pubsub_agent               = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  pubsub_agent               = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+# The Pub/Sub service agent (service-NUMBER@gcp-sa-pubsub) exists only once the API has
+# made it; granting a role to it before then fails. This asks the API for it (creating
+# it if needed) after the API is enabled, and every grant to the agent references it.
+resource "google_project_service_identity" "pubsub" {
+  provider   = google-beta
+  service    = "pubsub.googleapis.com"
+  depends_on = [time_sleep.apis]
 }
 
 resource "google_pubsub_topic" "main" {
@@ -16,7 +25,7 @@ resource "google_pubsub_topic" "main" {
   for_each                   = local.routes
   name                       = each.key
   message_retention_duration = local.retention
-  depends_on                 = [google_project_service.apis]
+  depends_on                 = [time_sleep.apis]
 }
 
 resource "google_pubsub_topic" "dead_letter" {
@@ -24,7 +33,7 @@ resource "google_pubsub_topic" "dead_letter" {
   for_each                   = local.routes
   name                       = "${each.key}-dead-letter"
   message_retention_duration = local.retention
-  depends_on                 = [google_project_service.apis]
+  depends_on                 = [time_sleep.apis]
 }
 
 resource "google_pubsub_subscription" "push" {
@@ -99,6 +108,7 @@ resource "google_pubsub_subscription_iam_member" "agent_source_subscriber" {
 resource "google_service_account" "pusher" {
   account_id   = "jiwa-pubsub-push"
   display_name = "Pub/Sub push to the dispatcher and notifier"
+  depends_on   = [time_sleep.apis]
 }
 
 resource "google_service_account_iam_member" "agent_mints_push_tokens" {

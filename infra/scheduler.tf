@@ -1,6 +1,7 @@
 resource "google_service_account" "scheduler" {
   account_id   = "jiwa-scheduler"
   display_name = "Cloud Scheduler calling the sweeper"
+  depends_on   = [time_sleep.apis]
 }
 
 resource "google_cloud_scheduler_job" "sweeper" {
@@ -23,5 +24,5 @@ resource "google_cloud_scheduler_job" "sweeper" {
     retry_count = 1
   }
 
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis]
 }

@@ -1,5 +1,6 @@
-# Secrets are created empty: values are added out of band (README "Deploy"), so they
-# never enter Terraform state. Each identity may read only the secrets it uses.
+# Secrets are created empty in the bootstrap phase (bootstrap.tf): the operator adds each
+# value as a version (README "Deploy"), so values never enter Terraform state. Each
+# identity may read only the secrets it uses.
 resource "google_secret_manager_secret" "s" {
   for_each  = local.secrets
   secret_id = lower(replace(each.value, "_", "-"))
@@ -7,7 +8,23 @@ resource "google_secret_manager_secret" "s" {
   replication {
     auto {}
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis]
+}
+
+# A secret must have a version before anything that reads it is deployed: Cloud Run
+# resolves `versions/latest` when it creates a function's revision or the job ("Secret
+# .../versions/latest was not found"), so a first apply with empty secrets fails halfway.
+# This reads each secret's latest version's metadata only (fetch_secret_data = false,
+# provider 6.43+, website/docs/d/secret_manager_secret_version.html.markdown): no value
+# enters the state, and a secret with no version stops the plan with a 404 on
+# .../secrets/NAME/versions/latest, before anything is created. The functions and the job
+# depend on it, as the provider's examples depend on a secret version. See
+# docs/decisions/0006-deploy-from-zero.md for why Terraform does not create a placeholder
+# version instead.
+data "google_secret_manager_secret_version" "filled" {
+  for_each          = google_secret_manager_secret.s
+  secret            = each.value.secret_id
+  fetch_secret_data = false
 }
 
 locals {

@@ -25,13 +25,13 @@ variable "firestore_location" {
   default     = "asia-southeast2"
 }
 
-variable "job_image" {
-  description = "The job image (built from the repository's Dockerfile), e.g. asia-southeast2-docker.pkg.dev/PROJECT/jiwa/jiwa-job:TAG."
+variable "job_image_tag" {
+  description = "Tag of the job image (the repository's Dockerfile) in the jiwa Artifact Registry repository: REGION-docker.pkg.dev/PROJECT/jiwa/jiwa-job:TAG, pushed before the full apply (README 'Deploy'). The job runs it by digest."
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z0-9-]+-docker\\.pkg\\.dev/.+:.+$", var.job_image))
-    error_message = "job_image must be an Artifact Registry image reference with a tag."
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.job_image_tag))
+    error_message = "job_image_tag must be a Docker tag: letters, digits, _ . -, at most 128 characters, not starting with . or -."
   }
 }
 

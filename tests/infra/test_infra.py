@@ -34,12 +34,14 @@ def _unquote(value: Any) -> Any:
 
 
 def _load() -> dict[str, Any]:
-    merged: dict[str, Any] = {"resource": {}, "locals": {}, "variable": {}, "output": {}}
+    merged: dict[str, Any] = {"resource": {}, "data": {}, "locals": {}, "variable": {},
+                              "output": {}}
     for path in sorted(INFRA.glob("*.tf")):
         doc = _unquote(hcl2.loads(path.read_text()))
-        for block in doc.get("resource", []):
-            for kind, named in block.items():
-                merged["resource"].setdefault(kind, {}).update(named)
+        for key in ("resource", "data"):
+            for block in doc.get(key, []):
+                for kind, named in block.items():
+                    merged[key].setdefault(kind, {}).update(named)
         for block in doc.get("locals", []):
             merged["locals"].update(block)
         for key in ("variable", "output"):
@@ -50,6 +52,7 @@ def _load() -> dict[str, Any]:
 
 TF = _load()
 RES = TF["resource"]
+DATA = TF["data"]
 LOCALS = TF["locals"]
 
 
@@ -128,7 +131,11 @@ def test_secrets_are_granted_per_secret_and_read_as_secret_env() -> None:
     assert all(g["role"] == "roles/secretmanager.secretAccessor" for g in grants.values())
     assert "secret_environment_variables" in _text()
     assert "secret_key_ref" in _text()
-    assert "secret_data" not in _text()  # values never in Terraform state
+    # values never in Terraform state: no version written by Terraform, and the check that
+    # each secret has one reads metadata only (tests/infra/test_deploy_from_zero.py)
+    assert not re.search(r"\bsecret_data(_wo)?\s*=", _text())
+    assert "google_secret_manager_secret_version" not in RES
+    assert DATA["google_secret_manager_secret_version"]["filled"]["fetch_secret_data"] is False
     assert set(LOCALS["functions"]["notifier"]["secrets"]) == {"WHATSAPP_ACCESS_TOKEN"}
     assert LOCALS["functions"]["dispatcher"]["secrets"] == []
 
