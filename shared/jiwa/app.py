@@ -35,8 +35,11 @@ def install(clients: Clients | None, launcher: Launcher | None = None) -> None:
 def _clients() -> Clients:
     if _installed is not None:
         return _installed[0]  # the tests' own: pytest owns their logging
+    # A missing or invalid setting raises SettingError here, naming the variables: the
+    # request fails with 500 and the framework logs the message (no secret's value).
     clients = for_process()
-    logs.configure(clients.settings.project, clients.settings.log_level)
+    s = clients.settings
+    logs.configure(s.project, s.log_level, s.secret_values())
     return clients
 
 

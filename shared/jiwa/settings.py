@@ -1,101 +1,259 @@
 """The one place configuration is read from the environment.
 
 Precedence: an explicit mapping passed to `Settings.from_env` (tests) > the process
-environment > the defaults below. Names match DESIGN.md's configuration contract and
-`infra/`. A required value that is missing fails at start with the variable's name.
+environment > the defaults below. The mapping replaces the process environment, it does
+not layer over it, so a test sees only what it passes. An empty variable counts as unset.
+Names match DESIGN.md's configuration contract and `infra/`.
+
+Every value is checked at start, so a typo fails the cold start naming its variable
+instead of a job failing an hour later: `InvalidSettingError` names every bad variable at
+once (never a secret's value), `MissingSettingError` every required one that is unset.
+`Settings(...)` itself reads no environment: tests build it field by field.
 """
 
 from __future__ import annotations
 
+import base64
+import logging
 import os
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    AliasGenerator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 
-class MissingSettingError(RuntimeError):
+class SettingError(RuntimeError):
+    """The configuration cannot be used; the message names the variables."""
+
+
+class MissingSettingError(SettingError):
     """A required environment variable is not set."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    project: str
-    pubsub_emulator_host: str | None = None
-    firestore_emulator_host: str | None = None
+class InvalidSettingError(SettingError, ValueError):
+    """Values the settings refuse; a ValueError as a bad number was (`jiwa doctor`)."""
 
-    requested_topic: str = "onboarding-requested"
-    progress_topic: str = "onboarding-progress"
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        self.problems = dict(problems)  # variable -> what is wrong, values of secrets left out
+        super().__init__("invalid setting(s): " + "; ".join(
+            f"{name}: {why}" for name, why in self.problems.items())
+            + " (fix them in the environment; see README 'Configuration')")
 
-    whatsapp_access_token: str = ""
-    whatsapp_phone_number_id: str = ""
-    whatsapp_app_secret: str = ""
-    whatsapp_verify_token: str = ""
-    meta_graph_url: str = "https://graph.facebook.com"
-    graph_api_version: str = "v26.0"  # Meta's newest; expiries in jiwa/lifecycle.py
 
-    instagram_app_id: str = ""
-    instagram_app_secret: str = ""
-    instagram_redirect_uri: str = ""
-    instagram_auth_url: str = "https://www.instagram.com"
-    instagram_api_url: str = "https://api.instagram.com"
-    instagram_graph_url: str = "https://graph.instagram.com"
+# Field -> variable where the variable is not the field's name in capitals.
+_ENV_NAMES = {
+    "project": "GOOGLE_CLOUD_PROJECT", "requested_topic": "JIWA_REQUESTED_TOPIC",
+    "progress_topic": "JIWA_PROGRESS_TOPIC", "graph_api_version": "META_GRAPH_VERSION",
+    "anthropic_score_model": "ANTHROPIC_SCORE_MODEL",
+    "oauth_state_ttl_seconds": "OAUTH_STATE_TTL_SECONDS",
+    "default_language": "JIWA_DEFAULT_LANGUAGE", "commands_per_minute": "JIWA_COMMANDS_PER_MINUTE",
+    "job_max_attempts": "JIWA_JOB_MAX_ATTEMPTS", "heartbeat_seconds": "JIWA_HEARTBEAT_SECONDS",
+    "stale_heartbeat_seconds": "JIWA_STALE_HEARTBEAT_SECONDS",
+    "queued_timeout_seconds": "JIWA_QUEUED_TIMEOUT_SECONDS",
+    "max_redispatches": "JIWA_MAX_REDISPATCHES", "pipeline": "JIWA_PIPELINE",
+    "log_level": "JIWA_LOG_LEVEL", "cloud_run_api_endpoint": "CLOUD_RUN_API_ENDPOINT",
+    "anthropic_max_retries": "JIWA_ANTHROPIC_MAX_RETRIES", "image_count": "JIWA_IMAGE_COUNT",
+    "image_concurrency": "JIWA_IMAGE_CONCURRENCY", "image_max_tries": "JIWA_IMAGE_MAX_TRIES",
+    "image_quality_threshold": "JIWA_IMAGE_QUALITY_THRESHOLD", "fal_attempts": "JIWA_FAL_ATTEMPTS",
+    "fal_timeout_seconds": "JIWA_FAL_TIMEOUT_SECONDS", "image_schedule": "JIWA_IMAGE_SCHEDULE",
+    "scrape_allow_hosts": "JIWA_SCRAPE_ALLOW_HOSTS", "query_log": "JIWA_QUERY_LOG",
+}
+# Read when the first name is unset (the gcloud tools' older name for the project).
+_FALLBACKS = {"project": ("GCLOUD_PROJECT",)}
 
-    anthropic_api_key: str = ""
-    anthropic_base_url: str | None = None
+
+def _env_name(field_name: str) -> str:
+    return _ENV_NAMES.get(field_name, field_name.upper())
+
+
+def _must(ok: Callable[[str], object], wanted: str) -> AfterValidator:
+    """A check whose failure reads "must be <wanted>"; the value is kept as given."""
+    def check(value: str) -> str:
+        if not ok(value):
+            raise ValueError(wanted)
+        return value
+    return AfterValidator(check)
+
+
+def _is_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0  # .port raises on a non-number
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok
+            and not any(c.isspace() for c in value))
+
+
+def _is_aes_key(value: str) -> bool:
+    try:  # read as crypto.TokenCipher reads it, which would refuse it only at first use
+        return len(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))) == 32
+    except ValueError:
+        return False
+
+
+def _level(value: str) -> str:
+    if value.upper() not in logging.getLevelNamesMapping():
+        raise ValueError("a logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return value.upper()  # logging.setLevel takes the names in capitals only
+
+
+_HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):[0-9]{1,5}")
+
+# Each type's description is the text after "must be" in an error.
+Count = Annotated[int, Field(ge=1, description="a whole number ≥ 1")]
+Retries = Annotated[int, Field(ge=0, description="a whole number ≥ 0")]
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False, description="a finite number > 0")]
+# (Not Field(description=...): that is lost in the `X | None` of an optional setting.)
+Url = Annotated[str, _must(_is_url, "an http(s) URL like https://example.com")]
+HostPort = Annotated[str, _must(_HOST_PORT.fullmatch, "host:port, like 127.0.0.1:8085")]
+Name = Annotated[str, Field(pattern=r"^\S+$", description="a name without spaces")]
+Topic = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$",
+                             description="a Pub/Sub topic id (3+ characters, from a letter)")]
+# Never in repr() or an error message; a field whose name ends in _token, _secret or _key
+# must be one of these (tests/unit/test_settings.py checks).
+Secret = Annotated[str, Field(repr=False)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True,
+        validate_default=False,  # "" is "unset"; tests check the other defaults pass
+        alias_generator=AliasGenerator(validation_alias=lambda name: AliasChoices(
+            _env_name(name), *_FALLBACKS.get(name, ()))))
+
+    project: str = Field("", pattern=r"^[a-z0-9][a-z0-9.:-]*$",
+                         description="a project id (lower-case letters, digits, hyphens)")
+    pubsub_emulator_host: HostPort | None = None
+    firestore_emulator_host: HostPort | None = None
+
+    requested_topic: Topic = "onboarding-requested"
+    progress_topic: Topic = "onboarding-progress"
+
+    whatsapp_access_token: Secret = ""
+    whatsapp_phone_number_id: str = Field("", pattern=r"^[0-9]+$", description="digits")
+    whatsapp_app_secret: Secret = ""
+    whatsapp_verify_token: Secret = ""
+    meta_graph_url: Url = "https://graph.facebook.com"
+    # Meta's newest; expiries in jiwa/lifecycle.py
+    graph_api_version: str = Field("v26.0", pattern=r"^v[0-9]+\.[0-9]+$",
+                                   description="a Graph API version like v26.0")
+
+    instagram_app_id: Name = ""
+    instagram_app_secret: Secret = ""
+    instagram_redirect_uri: Url = ""
+    instagram_auth_url: Url = "https://www.instagram.com"
+    instagram_api_url: Url = "https://api.instagram.com"
+    instagram_graph_url: Url = "https://graph.instagram.com"
+
+    anthropic_api_key: Secret = ""
+    anthropic_base_url: Url | None = None
     # Current models (Anthropic's models overview, the SDK's model list); retirement dates
     # come from the SDK's table (jiwa/lifecycle.py). The per-image score is a short
     # vision task: the smaller, faster model serves it.
-    anthropic_model: str = "claude-sonnet-5-5"
-    anthropic_score_model: str = "claude-haiku-5-5"
-    fal_key: str = ""
-    fal_base_url: str | None = None
-    fal_model: str = "fal-ai/flux/schnell"
+    anthropic_model: Name = "claude-sonnet-5-5"
+    anthropic_score_model: Name = "claude-haiku-5-5"
+    fal_key: Secret = ""
+    fal_base_url: Url | None = None
+    fal_model: Name = "fal-ai/flux/schnell"
 
-    anthropic_max_retries: int = 4
-    image_count: int = 6
-    image_concurrency: int = 3
-    image_max_tries: int = 3
-    image_quality_threshold: int = 7
-    fal_attempts: int = 3
-    fal_timeout_seconds: float = 120.0
-    image_schedule: str = "stream"  # "barrier" only for the benchmark's comparison
-    scrape_allow_hosts: str = ""
+    anthropic_max_retries: Retries = 4
+    image_count: Count = 6
+    image_concurrency: Count = 3
+    image_max_tries: Count = 3
+    image_quality_threshold: int = Field(7, ge=0, le=10,
+                                         description="a whole number from 0 to 10")
+    fal_attempts: Count = 3
+    fal_timeout_seconds: Seconds = 120.0
+    # "barrier" only for the benchmark's comparison
+    image_schedule: Literal["stream", "barrier"] = Field(
+        "stream", description="stream or barrier")
+    scrape_allow_hosts: Annotated[str, _must(lambda v: all(
+        _HOST_PORT.fullmatch(h.strip()) for h in v.split(",") if h.strip()),
+        "a comma-separated list of host:port")] = ""
     query_log: str = ""  # tests: a file that records each Firestore query's shape
 
-    cloud_run_job_name: str | None = None
-    cloud_run_region: str = "asia-southeast2"
-    cloud_run_api_endpoint: str | None = None
+    cloud_run_job_name: str | None = Field(
+        None, pattern=r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$",
+        description="a Cloud Run job name (lower-case letters, digits, hyphens)")
+    cloud_run_region: str = Field("asia-southeast2", pattern=r"^[a-z]+-[a-z]+[0-9]+$",
+                                  description="a region like asia-southeast2")
+    cloud_run_api_endpoint: HostPort | None = None
 
-    oauth_state_secret: str = ""
-    token_encryption_key: str = ""
-    oauth_state_ttl_seconds: int = 900
+    oauth_state_secret: Secret = Field("", min_length=16,
+                                       description="at least 16 characters")
+    token_encryption_key: Annotated[Secret, _must(_is_aes_key, "32 bytes, base64url-encoded")] = ""
+    oauth_state_ttl_seconds: Count = 900
 
-    default_language: str = "id"
-    commands_per_minute: int = 6
-    job_max_attempts: int = 2
-    heartbeat_seconds: float = 15.0
-    stale_heartbeat_seconds: float = 120.0
-    queued_timeout_seconds: float = 300.0
-    max_redispatches: int = 1
-    pipeline: str = "jiwa.waves:build_pipeline"
-    log_level: str = "INFO"
+    default_language: Literal["id", "en"] = Field("id", description="id or en")
+    commands_per_minute: Count = 6
+    job_max_attempts: Count = 2
+    heartbeat_seconds: Seconds = 15.0
+    stale_heartbeat_seconds: Seconds = 120.0
+    queued_timeout_seconds: Seconds = 300.0
+    max_redispatches: Retries = 1
+    pipeline: str = Field("jiwa.waves:build_pipeline",
+                          pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$",
+                          description="module:function")
+    log_level: Annotated[str, AfterValidator(_level)] = "INFO"
+
+    def __init__(self, **values: Any) -> None:
+        try:  # "" is unset here too, as in the environment
+            super().__init__(**{key: value for key, value in values.items() if value != ""})
+        except ValidationError as exc:
+            problems = _problems(exc)
+        else:
+            return
+        # Raised outside the `except`: pydantic's error, which quotes every input (secrets
+        # too), must not ride along as the context of the traceback.
+        raise InvalidSettingError(problems)
+
+    @field_validator("stale_heartbeat_seconds")
+    @classmethod
+    def _outlasts_heartbeat(cls, value: float, info: ValidationInfo) -> float:
+        # A job beats every heartbeat_seconds; a shorter staleness would fail live jobs.
+        heartbeat = info.data.get("heartbeat_seconds")
+        if heartbeat is not None and value <= heartbeat:
+            raise ValueError(f"more than {_env_name('heartbeat_seconds')} ({heartbeat:g})")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # the environment only through from_env, no .env files
 
     @classmethod
     def from_env(
         cls, env: Mapping[str, str] | None = None, *, required: Iterable[str] = ()
     ) -> Settings:
         source = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = source.get(_env_name(f.name))
-            if raw is None or raw == "":
-                continue
-            values[f.name] = _coerce(raw, f.type)
-        if "project" not in values:
-            values["project"] = source.get("GCLOUD_PROJECT", "")
-        settings = cls(**values)
-        settings.require(*required)
-        return settings
+        try:
+            settings = cls(**_Environment(cls, source)())
+        except InvalidSettingError as exc:
+            problems = {_set_name(name, source): why for name, why in exc.problems.items()}
+        else:
+            settings.require(*required)
+            return settings
+        raise InvalidSettingError(problems)  # as in __init__: no context to the traceback
 
     def require(self, *names: str) -> None:
         """Fail with the variable names of every missing setting in `names`."""
@@ -106,54 +264,67 @@ class Settings:
                 + " (set them in the environment; see README 'Configuration')"
             )
 
+    def secret_values(self) -> list[str]:
+        """The secrets that are set, for the log formatter to blank out."""
+        return [getattr(self, name) for name in SECRET_FIELDS if getattr(self, name)]
+
     @property
     def dispatches_to_cloud_run(self) -> bool:
         return bool(self.cloud_run_job_name)
 
 
-_ENV_NAMES = {
-    "project": "GOOGLE_CLOUD_PROJECT",
-    "requested_topic": "JIWA_REQUESTED_TOPIC",
-    "progress_topic": "JIWA_PROGRESS_TOPIC",
-    "graph_api_version": "META_GRAPH_VERSION",
-    "anthropic_score_model": "ANTHROPIC_SCORE_MODEL",
-    "oauth_state_ttl_seconds": "OAUTH_STATE_TTL_SECONDS",
-    "default_language": "JIWA_DEFAULT_LANGUAGE",
-    "commands_per_minute": "JIWA_COMMANDS_PER_MINUTE",
-    "job_max_attempts": "JIWA_JOB_MAX_ATTEMPTS",
-    "heartbeat_seconds": "JIWA_HEARTBEAT_SECONDS",
-    "stale_heartbeat_seconds": "JIWA_STALE_HEARTBEAT_SECONDS",
-    "queued_timeout_seconds": "JIWA_QUEUED_TIMEOUT_SECONDS",
-    "max_redispatches": "JIWA_MAX_REDISPATCHES",
-    "pipeline": "JIWA_PIPELINE",
-    "log_level": "JIWA_LOG_LEVEL",
-    "cloud_run_api_endpoint": "CLOUD_RUN_API_ENDPOINT",
-    "anthropic_max_retries": "JIWA_ANTHROPIC_MAX_RETRIES",
-    "image_count": "JIWA_IMAGE_COUNT",
-    "image_concurrency": "JIWA_IMAGE_CONCURRENCY",
-    "image_max_tries": "JIWA_IMAGE_MAX_TRIES",
-    "image_quality_threshold": "JIWA_IMAGE_QUALITY_THRESHOLD",
-    "fal_attempts": "JIWA_FAL_ATTEMPTS",
-    "fal_timeout_seconds": "JIWA_FAL_TIMEOUT_SECONDS",
-    "image_schedule": "JIWA_IMAGE_SCHEDULE",
-    "scrape_allow_hosts": "JIWA_SCRAPE_ALLOW_HOSTS",
-    "query_log": "JIWA_QUERY_LOG",
-}
+SECRET_FIELDS = tuple(n for n, f in Settings.model_fields.items() if f.repr is False)
 
 
-def _env_name(field_name: str) -> str:
-    return _ENV_NAMES.get(field_name, field_name.upper())
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' reading of the environment, over `environ` instead of
+    os.environ, and only our variables (not the lower-case field names too)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = {k: v for k, v in environ.items() if k in _READ and v != ""}
+        super().__init__(settings_cls, case_sensitive=True)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return self._environ
+
+
+def _set_name(variable: str, source: Mapping[str, str]) -> str:
+    """The variable that held the value: pydantic-settings files a fallback's value (set
+    when the first name is not) under the first name."""
+    fallbacks = () if source.get(variable) else _FALLBACKS.get(_FIELD_OF.get(variable, ""), ())
+    return next((name for name in fallbacks if source.get(name)), variable)
 
 
 def env_names() -> list[str]:
     """Every variable the settings read (infra tests check each is deployed or defaulted)."""
-    return [_env_name(f.name) for f in fields(Settings)]
+    return [_env_name(name) for name in Settings.model_fields]
 
 
-def _coerce(raw: str, annotation: Any) -> Any:
-    kind = str(annotation)
-    if kind.startswith("int"):
-        return int(raw)
-    if kind.startswith("float"):
-        return float(raw)
-    return raw
+_READ = frozenset(env_names()).union(*_FALLBACKS.values())
+_FIELD_OF = {**{_env_name(n): n for n in Settings.model_fields},
+             **{alias: n for n, aliases in _FALLBACKS.items() for alias in aliases},
+             **{n: n for n in Settings.model_fields}}
+
+
+def _problems(exc: ValidationError) -> dict[str, str]:
+    """One line per bad variable, in the terms of the variable, not of pydantic."""
+    problems: dict[str, str] = {}
+    for error in exc.errors(include_url=False, include_input=True):
+        key = str(error["loc"][0]) if error["loc"] else ""
+        field = _FIELD_OF.get(key)
+        if field is None:
+            problems[key or "settings"] = "not a setting" if key else error["msg"]
+            continue
+        variable = _env_name(field)
+        info = Settings.model_fields[field]
+        if error["type"] == "value_error":  # our validators say what they want
+            wanted = str(error["ctx"]["error"])
+        else:
+            wanted = info.description or error["msg"]
+        if info.repr is False:
+            problems[variable] = f"invalid (must be {wanted}; the value is not shown)"
+        else:
+            shown = repr(error["input"])
+            shown = shown if len(shown) <= 80 else shown[:77] + "…"
+            problems[variable] = f"must be {wanted}, got {shown}"
+    return problems

@@ -15,9 +15,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Column, Table
 
-from jiwa.cli import commands
+from jiwa.cli import commands, doctor
 from jiwa.cli.progress import progress
 from jiwa.messages import WAVE_NAMES
+from jiwa.settings import SettingError
 from jiwa.store import Job, Status
 
 console = Console()
@@ -137,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("--topic", default="onboarding-progress")
     dlq.add_argument("--message", action="append", help="message id (show, redrive)")
     dlq.add_argument("--json", action="store_true")
+
+    doctor.add_parser(sub)
     return parser
 
 
@@ -144,12 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except commands.OperatorError as exc:
+    except (commands.OperatorError, SettingError) as exc:  # a bad setting: its name, no trace
         console.print(f"[red]jiwa:[/] {exc}", highlight=False)
         return 2
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.command == "doctor":  # checks each setting itself, the project included
+        return doctor.run(args)
     ops = commands.Operations.from_env()
     if args.command == "jobs" and args.action == "list":
         emit(ops.list_jobs(args.status, args.phone, args.limit), args.json, _jobs_table)

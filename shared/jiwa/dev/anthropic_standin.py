@@ -137,7 +137,7 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
         # Models API: GET /v1/models/{model_id} -> ModelInfo, or 404 not_found_error.
         if not authenticated():
             return _error(401, "authentication_error", "x-api-key header is required")
-        if model_id not in models:
+        if model_id not in models or model_id in (faults.get("retired_models") or []):
             return _error(404, "not_found_error", f"model: {model_id}")
         return jsonify({"type": "model", "id": model_id, "display_name": model_id,
                         "created_at": "2026-01-01T00:00:00Z"})

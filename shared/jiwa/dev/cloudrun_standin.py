@@ -3,7 +3,8 @@
 Serves `google.cloud.run.v2.Jobs/RunJob`, `google.cloud.run.v2.Executions/GetExecution`
 and `google.longrunning.Operations/GetOperation`, records every RunJobRequest, and
 answers with an Execution named like Cloud Run's. Executions' outcomes can be set by
-tests (`set_execution`).
+tests (`set_execution`). `Jobs/GetJob` knows the jobs given to `add_job` (full names,
+`projects/P/locations/L/jobs/J`) and answers NOT_FOUND for any other, as Cloud Run does.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class CloudRunStandIn:
     def __init__(self) -> None:
         self.requests: list[run_v2.RunJobRequest] = []
         self.executions: dict[str, run_v2.Execution] = {}
+        self.jobs: dict[str, run_v2.Job] = {}
         self._lock = threading.Lock()
         self._server: grpc.Server | None = None
         self.port = 0
@@ -33,7 +35,10 @@ class CloudRunStandIn:
             grpc.method_handlers_generic_handler("google.cloud.run.v2.Jobs", {
                 "RunJob": grpc.unary_unary_rpc_method_handler(
                     self._run_job, request_deserializer=run_v2.RunJobRequest.deserialize,
-                    response_serializer=operations_pb2.Operation.SerializeToString)}),
+                    response_serializer=operations_pb2.Operation.SerializeToString),
+                "GetJob": grpc.unary_unary_rpc_method_handler(
+                    self._get_job, request_deserializer=run_v2.GetJobRequest.deserialize,
+                    response_serializer=run_v2.Job.serialize)}),
             grpc.method_handlers_generic_handler("google.cloud.run.v2.Executions", {
                 "GetExecution": grpc.unary_unary_rpc_method_handler(
                     self._get_execution,
@@ -59,6 +64,28 @@ class CloudRunStandIn:
             execution = self.executions[name]
             for key, value in fields.items():
                 setattr(execution, key, value)
+
+    def add_job(self, name: str) -> run_v2.Job:
+        """Deploy job `name` (projects/P/locations/L/jobs/J) for GetJob."""
+        job = run_v2.Job(name=name, uid=secrets.token_hex(8))
+        with self._lock:
+            self.jobs[name] = job
+        return job
+
+    def _get_job(self, request: run_v2.GetJobRequest, context: Any) -> Any:
+        with self._lock:
+            job = self.jobs.get(request.name)
+        if job is None:
+            # Cloud Run's words, e.g. "Resource 'x' of kind 'JOB' in region 'us-central1'
+            # in project 'p' does not exist." (seen in github.com/stephengpope/
+            # no-code-architects-toolkit/issues/213)
+            parts = request.name.split("/")
+            project, region, job_id = (parts[1], parts[3], parts[5]) if len(parts) == 6 \
+                else ("?", "?", request.name)
+            context.abort(grpc.StatusCode.NOT_FOUND,
+                          f"Resource '{job_id}' of kind 'JOB' in region '{region}' in "
+                          f"project '{project}' does not exist.")
+        return job
 
     def _run_job(self, request: run_v2.RunJobRequest, context: Any) -> Any:
         name = f"{request.name}/executions/{request.name.rsplit('/', 1)[-1]}-" \

@@ -145,8 +145,12 @@ def deploy(plan: Plan, runner: Runner, doctor: Callable[[Plan, Runner], int]) ->
 def run_doctor(plan: Plan, runner: Runner) -> int:
     """`jiwa doctor` with the deployed settings; each secret is read from Secret Manager
     into the doctor's environment only (never printed)."""
-    env = {**os.environ, "GOOGLE_CLOUD_PROJECT": plan.project,
-           "CLOUD_RUN_JOB_NAME": "jiwa-job", "CLOUD_RUN_REGION": plan.region}
+    # the operator's environment less anything that would point the doctor elsewhere
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_EMULATOR_HOST")
+           and k not in {"ANTHROPIC_BASE_URL", "FAL_BASE_URL", "META_GRAPH_URL",
+                         "CLOUD_RUN_API_ENDPOINT"}}
+    env |= {"GOOGLE_CLOUD_PROJECT": plan.project, "CLOUD_RUN_JOB_NAME": "jiwa-job",
+            "CLOUD_RUN_REGION": plan.region}
     env.update(read_tfvars_env(plan))
     redirect = runner.probe(["terraform", f"-chdir={INFRA}", "output", "-raw",
                              "oauth_redirect_uri"])
@@ -165,7 +169,9 @@ def read_tfvars_env(plan: Plan) -> dict[str, str]:
     values = read_tfvars(plan.var_file)
     return {env: values[key] for key, env in (
         ("whatsapp_phone_number_id", "WHATSAPP_PHONE_NUMBER_ID"),
-        ("instagram_app_id", "INSTAGRAM_APP_ID")) if values.get(key)}
+        ("instagram_app_id", "INSTAGRAM_APP_ID"), ("meta_graph_version", "META_GRAPH_VERSION"),
+        ("anthropic_model", "ANTHROPIC_MODEL"),
+        ("anthropic_score_model", "ANTHROPIC_SCORE_MODEL")) if values.get(key)}
 
 
 def main(argv: list[str] | None = None) -> int:

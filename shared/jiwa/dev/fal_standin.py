@@ -6,12 +6,15 @@ hash, so different prompts give different images). Faults: `{"latency_ms": per-i
 render time, "fail": [{"status": 500, "times": n}] (results), "fail_always": 500,
 "hang": n (the next n requests never finish, as a stuck generation)}`.
 `GET /_standin/requests` lists what was submitted, and whether it was cancelled.
+`GET /v1/models/pricing?endpoint_id=…` is fal's Platform API pricing (what `jiwa doctor`
+calls): it requires the key, $FAL_KEY of this process when set.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
 import secrets
 import threading
 import time
@@ -39,11 +42,40 @@ def render_png(prompt: str, seed: int, size: int = 256) -> bytes:
     return out.getvalue()
 
 
-def create_app(plan: FaultPlan | None = None) -> Flask:
+# The stand-in's price list (fal's pricing reference shows fal-ai/flux/dev at 0.025 USD per
+# image; the other rows are of the same shape).
+PRICES = {"fal-ai/flux/schnell": (0.003, "megapixels"), "fal-ai/flux/dev": (0.025, "image")}
+
+
+def create_app(plan: FaultPlan | None = None, key: str | None = None) -> Flask:
     faults = plan or FaultPlan()
     lock = threading.Lock()
     jobs: dict[str, dict[str, Any]] = {}
     app = Flask("fal_standin")
+    accepted = os.environ.get("FAL_KEY", "") if key is None else key
+
+    @app.get("/v1/models/pricing")
+    def pricing() -> Any:
+        # Platform API, GET https://api.fal.ai/v1/models/pricing (docs.fal.ai/platform-apis/
+        # v1/models/pricing): "Authentication: Required", `Authorization: Key <key>`;
+        # answers 200 {"prices": [{endpoint_id, unit_price, unit, currency}], "next_cursor",
+        # "has_more"}, 401 for a missing or wrong key, 404 for an unknown endpoint id. The
+        # reference gives no error body; these are fal's queue API's (`{"detail": …}`, e.g.
+        # "No user found for Key ID and Secret", github.com/fal-ai/fal/issues/1068).
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Key "):
+            return jsonify({"detail": "Missing authorization header"}), 401
+        if accepted and header.removeprefix("Key ") != accepted:
+            return jsonify({"detail": "No user found for Key ID and Secret"}), 401
+        wanted = [e for arg in request.args.getlist("endpoint_id") for e in arg.split(",") if e]
+        if not 1 <= len(wanted) <= 50:
+            return jsonify({"detail": "endpoint_id: give 1 to 50 endpoint ids"}), 400
+        unknown = [e for e in wanted if e not in PRICES]
+        if unknown:
+            return jsonify({"detail": f"Endpoint not found: {', '.join(unknown)}"}), 404
+        return jsonify({"prices": [{"endpoint_id": e, "unit_price": PRICES[e][0],
+                                    "unit": PRICES[e][1], "currency": "USD"} for e in wanted],
+                        "next_cursor": None, "has_more": False})
 
     @app.post("/<path:model>")
     def submit(model: str) -> Any:

@@ -14,6 +14,7 @@ and injects failures on request:
 from __future__ import annotations
 
 import itertools
+import os
 import secrets
 import threading
 import time
@@ -124,6 +125,34 @@ def create_app(state: MetaState | None = None, website: str = "", webhook_url: s
         return jsonify({"messaging_product": "whatsapp",
                         "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
                         "messages": [{"id": wamid}]})
+
+    @app.get("/<version>/<phone_number_id>")
+    def phone_number(version: str, phone_number_id: str) -> Any:
+        """The WhatsApp Business phone number node (Meta's WhatsApp Business Account Phone
+        Number API reference: GET /{Version}/{Phone-Number-ID}, `fields` picks among
+        display_phone_number, verified_name, quality_rating…; the id always comes back).
+        A wrong token answers 401 code 190; an id the token cannot read, 400 code 100
+        (Meta's Cloud API error codes). The right token and id are this process's
+        $WHATSAPP_ACCESS_TOKEN and $WHATSAPP_PHONE_NUMBER_ID, when set."""
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ") if header.startswith("Bearer ") \
+            else request.args.get("access_token", "")
+        if not token or os.environ.get("WHATSAPP_ACCESS_TOKEN", token) != token:
+            return graph_error(401, 190, "Invalid OAuth access token - Cannot parse access "
+                                         "token")
+        if os.environ.get("WHATSAPP_PHONE_NUMBER_ID", phone_number_id) != phone_number_id:
+            return jsonify({"error": {
+                "message": f"Unsupported get request. Object with ID '{phone_number_id}' does "
+                           "not exist, cannot be loaded due to missing permissions, or does "
+                           "not support this operation. Please read the Graph API "
+                           "documentation at https://developers.facebook.com/docs/graph-api",
+                "type": "GraphMethodException", "code": 100,
+                "fbtrace_id": secrets.token_hex(6)}}), 400
+        node = {"display_phone_number": "+62 811-0000-0000", "verified_name": "Jiwa Onboard",
+                "quality_rating": "GREEN", "code_verification_status": "VERIFIED"}
+        fields = [f for f in request.args.get("fields", "").split(",") if f in node] \
+            or ["display_phone_number", "verified_name"]
+        return jsonify({**{f: node[f] for f in fields}, "id": phone_number_id})
 
     @app.get("/oauth/authorize")
     def authorize() -> Any:

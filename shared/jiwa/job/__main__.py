@@ -19,7 +19,7 @@ from datetime import date
 from jiwa import lifecycle, logs
 from jiwa.clients import Clients
 from jiwa.job.runner import JobRunner, Wave
-from jiwa.settings import MissingSettingError, Settings
+from jiwa.settings import SettingError, Settings
 
 log = logging.getLogger("jiwa.job")
 
@@ -71,9 +71,9 @@ async def _run(settings: Settings, job_id: str, attempt: int) -> int:
 def main() -> None:
     try:
         settings = Settings.from_env(required=["project"])
-    except MissingSettingError as exc:
+    except SettingError as exc:  # missing or invalid: exit non-zero, naming the variables
         sys.exit(f"jiwa-job: {exc}")
-    logs.configure(settings.project, settings.log_level)
+    logs.configure(settings.project, settings.log_level, settings.secret_values())
     job_id = os.environ.get("JOB_ID", "")
     if not job_id:
         sys.exit("jiwa-job: missing required setting(s): JOB_ID")
