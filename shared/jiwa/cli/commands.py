@@ -11,7 +11,7 @@ from jiwa.clients import Clients
 from jiwa.deadletters import DeadLetters
 from jiwa.events import OnboardingRequested, ProgressEvent
 from jiwa.messages import render
-from jiwa.settings import MissingSettingError, Settings
+from jiwa.settings import SettingError, Settings
 from jiwa.store import IllegalTransitionError, Job, Status
 from jiwa.topology import routes
 
@@ -39,7 +39,7 @@ class Operations:
     def from_env(cls) -> Operations:
         try:
             return cls(Clients(Settings.from_env(required=["project"])))
-        except MissingSettingError as exc:
+        except SettingError as exc:
             raise OperatorError(str(exc)) from None
 
     def _job(self, job_id: str) -> Job:

@@ -26,9 +26,6 @@ from jiwa.cli.doctor_checks import Check, all_checks, fail
 from jiwa.settings import Settings
 
 # Settings fields whose values must never be printed.
-SECRETS = ("whatsapp_access_token", "whatsapp_app_secret", "whatsapp_verify_token",
-           "instagram_app_secret", "anthropic_api_key", "fal_key", "oauth_state_secret",
-           "token_encryption_key")
 # Time for a check beyond its own network timeout (imports, client setup).
 GRACE_SECONDS = 5.0
 MAX_REASON = 240
@@ -91,7 +88,7 @@ def run_checks(checks: list[tuple[str, Callable[[], Check]]], timeout: float,
 
 
 def diagnose(settings: Settings, timeout: float, today: date | None = None) -> list[Check]:
-    secrets = [getattr(settings, f) for f in SECRETS]
+    secrets = settings.secret_values()
     return run_checks(all_checks(settings, timeout, today or date.today()), timeout, secrets)
 
 

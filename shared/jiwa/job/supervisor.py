@@ -7,11 +7,14 @@ import os
 import subprocess
 import sys
 
-from jiwa.settings import Settings
+from jiwa.settings import SettingError, Settings
 
 
 def main() -> int:
-    attempts = Settings.from_env().job_max_attempts
+    try:
+        attempts = Settings.from_env().job_max_attempts
+    except SettingError as exc:  # the variable's name, not a traceback
+        sys.exit(f"jiwa-job: {exc}")
     code = 1
     for attempt in range(attempts):
         env = {**os.environ, "CLOUD_RUN_TASK_ATTEMPT": str(attempt),
