@@ -107,9 +107,9 @@ def inbound_messages(envelope: Any) -> tuple[list[InboundText], int]:
             if not isinstance(value, dict):
                 skipped += 1
                 continue
-            names = {c.get("wa_id"): (c.get("profile") or {}).get("name")
-                     for c in _dicts(value.get("contacts")) if isinstance(c.get("profile"), dict)
-                     or "profile" not in c}
+            names = {c["wa_id"]: (c.get("profile") or {}).get("name")
+                     for c in _dicts(value.get("contacts")) if isinstance(c.get("wa_id"), str)
+                     and (isinstance(c.get("profile"), dict) or "profile" not in c)}
             skipped += len(_dicts(value.get("statuses")))
             for message in _dicts(value.get("messages")):
                 command = _command(message)

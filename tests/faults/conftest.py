@@ -1,12 +1,17 @@
 """The fault-injection suite: each scenario adds a row to the results table printed at
-the end of the run (scenario, runs, messages expected / delivered / duplicated, status)."""
+the end of the run (scenario, runs, messages expected / delivered / duplicated, status).
+
+`expected` counts the messages the scenario requires (tests/conversations.py), never what
+arrived; `delivered` counts those of them that arrived."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import pytest
+from conversations import Expected, duplicates
+from harness import Harness
 from integration.conftest import harness, real, stack  # noqa: F401  (the same local stack)
 
 
@@ -23,9 +28,21 @@ class Row:
 ROWS: list[Row] = []
 
 
+class Recorder:
+    def add(self, row: Row) -> None:
+        ROWS.append(row)
+
+    def job(self, scenario: str, h: Harness, job_id: str, expected: Expected,
+            texts: Sequence[str]) -> None:
+        """The row of one job's scenario, from the conversation the user received."""
+        self.add(Row(scenario, len(h.job_processes(job_id)), len(expected.texts),
+                     expected.delivered(texts), duplicates(texts),
+                     str(h.store.require(job_id).status)))
+
+
 @pytest.fixture
-def record() -> Iterator[list[Row]]:
-    yield ROWS
+def record() -> Iterator[Recorder]:
+    yield Recorder()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

@@ -3,19 +3,15 @@ leaves the job resumable."""
 
 from __future__ import annotations
 
+from conversations import backbone
 from harness import Harness, new_phone, wait_for
-from integration.test_end_to_end import expected_conversation
 
 from jiwa.deadletters import DeadLetters
 from jiwa.events import OnboardingRequested, ProgressEvent, ProgressKind
 
-from .test_faults import DONE_EN, _dups
-
 
 def test_poison_progress_event_is_dead_lettered_then_redriven(harness: Harness,
                                                              record) -> None:
-    from faults.conftest import Row
-
     phone = new_phone()
     job = harness.queued_job(phone)
     letters = DeadLetters(harness.state.project)
@@ -34,39 +30,32 @@ def test_poison_progress_event_is_dead_lettered_then_redriven(harness: Harness,
     assert [m.job_id for m in letters.peek("onboarding-progress")].count(job.id) == 1
     redriven = letters.redrive("onboarding-progress", {found[0].message_id})
     assert [m.message_id for m in redriven] == [found[0].message_id]
-    texts = wait_for(lambda: harness.texts(phone), 30, "the redriven message")
-    assert texts == ["Instagram @kopisenja.id connected! We're on it…"]
+    wait_for(lambda: harness.texts(phone), 30, "the redriven message")
+    harness.barrier(job.id)  # the redriven message was handled: nothing else of it comes
+    assert harness.texts(phone) == ["Instagram @kopisenja.id connected! We're on it…"]
     assert all(m.job_id != job.id for m in letters.peek("onboarding-progress"))
     # The job itself carries on as usual once WhatsApp is back.
     harness.publisher().publish_requested(OnboardingRequested(event_id=f"{job.id}-req",
                                                               job_id=job.id))
-    done = harness.wait_status(job.id, "COMPLETED", "FAILED", timeout=60)
-    texts = wait_for(lambda: (t := harness.texts(phone)) and t[-1].startswith("Done!") and t,
-                     30, "the completion message")
-    expected = [texts[0], *expected_conversation(), DONE_EN]
-    record.append(Row("poison event: dead letter, redrive, job runs",
-                      len(harness.job_processes(job.id)), len(expected),
-                      sum(t in texts for t in expected), _dups(texts),
-                      str(done.status)))
-    assert done.status == "COMPLETED" and texts == expected
+    texts = harness.final_texts(job.id, phone, ("Done!", "Sorry"))
+    expected = backbone()
+    record.job("poison event: dead letter, redrive, job runs", harness, job.id, expected,
+               texts)
+    assert harness.store.require(job.id).status == "COMPLETED"
+    assert texts == expected.texts
 
 
 def test_sigterm_leaves_a_resumable_checkpoint(harness: Harness, record) -> None:
-    from faults.conftest import Row
-
     phone = new_phone()
     harness.control(phone, sigterm_at_wave=5)
     job = harness.queued_job(phone)
     harness.publisher().publish_requested(OnboardingRequested(event_id=f"{job.id}-req",
                                                               job_id=job.id))
-    done = harness.wait_status(job.id, "COMPLETED", "FAILED", timeout=60)
-    texts = wait_for(lambda: (t := harness.texts(phone)) and t[-1].startswith("Done!") and t,
-                     30)
+    texts = harness.final_texts(job.id, phone, ("Done!", "Sorry"))
+    done = harness.store.require(job.id)
     waves = harness.store.checkpoints(job.id)
-    expected = [*expected_conversation(), DONE_EN]
-    record.append(Row("SIGTERM during wave 5", len(harness.job_processes(job.id)),
-                      len(expected), sum(t in texts for t in expected), _dups(texts),
-                      str(done.status)))
+    expected = backbone(accepted=False)
+    record.job("SIGTERM during wave 5", harness, job.id, expected, texts)
     assert done.status == "COMPLETED" and done.attempt == 1
     assert [waves[n]["attempt"] for n in range(1, 10)] == [0] * 4 + [1] * 5
-    assert texts == expected
+    assert texts == expected.texts

@@ -4,9 +4,8 @@ their one owner, and for good (a clean FAILED, the user told in their language).
 from __future__ import annotations
 
 import pytest
-from harness import Harness, new_phone, wait_for
-
-from .test_faults import _dups
+from conversations import real_pipeline
+from harness import Harness, new_phone
 
 N = 6
 
@@ -15,32 +14,31 @@ def _faults(h: Harness, provider: str, **plan) -> None:
     h.http.post(h.state.url(provider) + "/_standin/faults", json=plan)
 
 
-def _row(record, scenario: str, h: Harness, job_id: str, texts: list[str]) -> None:
-    from faults.conftest import Row
-
-    job = h.store.require(job_id)
-    record.append(Row(scenario, len(h.job_processes(job_id)), len(texts), len(texts),
-                      _dups(texts), str(job.status)))
-
-
 def test_claude_overloaded_for_a_while_completes(harness: Harness, record, real) -> None:
     _faults(harness, "anthropic", fail=[{"status": 529, "times": 2}, {"status": 429, "times": 1}])
     phone = new_phone()
-    job = harness.wait_status(real(phone), "COMPLETED", "FAILED", timeout=90)
-    texts = wait_for(lambda: (t := harness.texts(phone)) and t[-1].startswith("All 6") and t, 30)
-    _row(record, "Claude 529/429 for a while", harness, job.id, texts)
+    job_id = real(phone)
+    texts = harness.final_texts(job_id, phone, ("All 6", "Sorry"), timeout=90)
+    job = harness.store.require(job_id)
+    expected = real_pipeline(harness.store.checkpoints(job_id))
+    record.job("Claude 529/429 for a while", harness, job_id, expected, texts)
     assert job.status == "COMPLETED" and job.attempt == 0  # the SDK's retries sufficed
+    assert expected.problems(texts) == []
 
 
 def test_claude_failing_for_good_fails_cleanly(harness: Harness, record, real) -> None:
     _faults(harness, "anthropic", fail_always=500)
     phone = new_phone()
-    job = harness.wait_status(real(phone), "FAILED", timeout=120)
-    texts = wait_for(lambda: (t := harness.texts(phone)) and t[-1].startswith("Sorry") and t, 30)
-    _row(record, "Claude 500 for good", harness, job.id, texts)
+    job_id = real(phone)
+    texts = harness.final_texts(job_id, phone, "Sorry", timeout=120)
+    job = harness.store.require(job_id)
+    expected = real_pipeline({}, failed_in=3, failure=(
+        "Sorry, something went wrong while analyzing your brand: our analysis service is "
+        "busy. Send /register to try again."))
+    record.job("Claude 500 for good", harness, job_id, expected, texts)
+    assert job.status == "FAILED"
     assert job.error and job.error["code"] == "claude_unavailable" and job.current_wave == 3
-    assert texts[-1] == ("Sorry, something went wrong while analyzing your brand: our analysis "
-                         "service is busy. Send /register to try again.")
+    assert texts == expected.texts
 
 
 @pytest.mark.parametrize(("plan", "scenario", "cancelled"), [
@@ -54,22 +52,28 @@ def test_fal_failing_for_some_images_is_retried(harness: Harness, record, real,
     harness.http.post(harness.state.url("fal") + "/_standin/reset")
     _faults(harness, "fal", **plan)
     phone = new_phone()
-    job = harness.wait_status(real(phone), "COMPLETED", "FAILED", timeout=120)
-    texts = wait_for(lambda: (t := harness.texts(phone)) and t[-1].startswith("All 6") and t, 30)
-    _row(record, scenario, harness, job.id, texts)
+    job_id = real(phone)
+    texts = harness.final_texts(job_id, phone, ("All 6", "Sorry"), timeout=120)
+    job = harness.store.require(job_id)
+    expected = real_pipeline(harness.store.checkpoints(job_id))
+    record.job(scenario, harness, job_id, expected, texts)
     assert job.status == "COMPLETED" and job.attempt == 0
     submitted = harness.http.get(harness.state.url("fal") + "/_standin/requests").json()
     assert len(submitted) == N + 2
     assert sum(r["cancelled"] for r in submitted) == cancelled
-    assert sum(t.startswith("[image]") for t in texts) == N
+    assert expected.problems(texts) == []
 
 
 def test_fal_failing_for_good_fails_cleanly(harness: Harness, record, real) -> None:
     _faults(harness, "fal", fail_always=500)
     phone = new_phone()
-    job = harness.wait_status(real(phone, "/daftar"), "FAILED", timeout=120)
-    texts = wait_for(lambda: (t := harness.texts(phone)) and t[-1].startswith("Maaf") and t, 30)
-    _row(record, "fal 500 for good", harness, job.id, texts)
+    job_id = real(phone, "/daftar")
+    texts = harness.final_texts(job_id, phone, "Maaf", timeout=120)
+    job = harness.store.require(job_id)
+    expected = real_pipeline(harness.store.checkpoints(job_id), "id", failed_in=8, failure=(
+        "Maaf, terjadi kendala saat membuat gambar: layanan gambar kami tidak merespons. "
+        "Kirim /daftar untuk mencoba lagi."))
+    record.job("fal 500 for good", harness, job_id, expected, texts)
+    assert job.status == "FAILED"
     assert job.error and job.error["code"] == "images_unavailable"
-    assert texts[-1] == ("Maaf, terjadi kendala saat membuat gambar: layanan gambar kami tidak "
-                         "merespons. Kirim /daftar untuk mencoba lagi.")
+    assert expected.problems(texts) == []
