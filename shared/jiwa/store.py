@@ -245,18 +245,16 @@ class JobStore:
         """True for the first callback of a login state, False for any copy of it (a double
         tap or a link prefetch brings the same code twice; codes are single use, so the
         copy's exchange would fail and must not undo the first)."""
-        try:
-            self._db.collection("loginExchanges").document(nonce).create(
-                {"jobId": job_id, "claimedAt": now()})
-            return True
-        except (AlreadyExists, Conflict):
-            return False
+        return self._create_once("loginExchanges", nonce, {"jobId": job_id, "claimedAt": now()})
 
     def consume_login_state(self, nonce: str, job_id: str) -> bool:
         """Mark a login state used outside a queueing (denied login); False if it was."""
+        return self._create_once("loginStates", nonce, {"jobId": job_id, "usedAt": now()})
+
+    def _create_once(self, collection: str, key: str, record: dict[str, Any]) -> bool:
+        """True if this call created `collection/key`, False if it existed already."""
         try:
-            self._db.collection("loginStates").document(nonce).create(
-                {"jobId": job_id, "usedAt": now()})
+            self._db.collection(collection).document(key).create(record)
             return True
         except (AlreadyExists, Conflict):
             return False

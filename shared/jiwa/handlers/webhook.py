@@ -14,7 +14,7 @@ from jiwa.guards import Claim, RateLimiter, SendGuard
 from jiwa.handlers.statuses import StatusHandler
 from jiwa.instagram import InstagramClient
 from jiwa.messages import detect_language, text
-from jiwa.store import JobStore, Status
+from jiwa.store import Job, JobStore, Status
 from jiwa.whatsapp import (
     MEDIA_KINDS,
     InboundText,
@@ -114,6 +114,10 @@ class WebhookHandler:
         self._inbound.finish(message.message_id, outcome=outcome)
         return True
 
+    def _send_status(self, to: str, job: Job) -> None:
+        self._whatsapp.send_text(to, text("status", job.language, status=job.status,
+                                          wave=job.current_wave))
+
     def _answer(self, message: InboundText, replied: set[tuple[str, str]]) -> str:
         command = " ".join(message.text.strip().lower().split())[:40]
         language = detect_language(message.text, self._default_language)
@@ -142,9 +146,7 @@ class WebhookHandler:
             # a photo, a voice note, a location…: say what we can do, or how far we are
             latest = self._store.latest_job_for(to)
             if latest is not None and latest.active:
-                self._whatsapp.send_text(to, text("status", latest.language,
-                                                  status=latest.status,
-                                                  wave=latest.current_wave))
+                self._send_status(to, latest)
                 return "media_status"
             if (to, "media") in replied:
                 return "media_already_answered"
@@ -156,9 +158,7 @@ class WebhookHandler:
             if latest is None:
                 self._whatsapp.send_text(to, text("status_none", language))
             else:
-                self._whatsapp.send_text(to, text("status", latest.language,
-                                                  status=latest.status,
-                                                  wave=latest.current_wave))
+                self._send_status(to, latest)
             return "status"
         if (to, "help") in replied:
             return "help_already_sent"
