@@ -9,7 +9,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from google.cloud import firestore
@@ -20,7 +20,6 @@ from jiwa.events import EventPublisher, ProgressEvent, ProgressKind
 from jiwa.guards import document_id
 from jiwa.store import Job, JobStore, Status
 
-T = TypeVar("T")
 _phones = itertools.count(1)
 TERMINAL = ("COMPLETED", "FAILED")
 # A send record in one of these states is final: the notifier never sends its event again.
@@ -35,7 +34,7 @@ def new_phone() -> str:
     return f"628{secrets.randbelow(10**6):06d}{next(_phones):04d}"
 
 
-def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "") -> T:
+def wait_for[T](probe: Callable[[], T | None], timeout: float = 30.0, what: str = "") -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
