@@ -16,6 +16,7 @@ from jiwa.handlers.sweeper import Sweeper
 from jiwa.handlers.webhook import WebhookHandler
 from jiwa.launchers import CloudRunLauncher, Launcher, LocalProcessLauncher
 from jiwa.topology import MAX_DELIVERY_ATTEMPTS
+from jiwa.window import HeldMessages
 
 # Tests only (`install`): clients and a launcher to build the handlers from, instead of
 # the environment's.
@@ -54,7 +55,7 @@ def webhook() -> WebhookHandler:
                           instagram=c.instagram, signer=c.signer,
                           limiter=c.rate_limiter(s.commands_per_minute),
                           statuses=StatusHandler(c.deliveries, c.store, c.guard("notifications"),
-                                                 c.publisher))
+                                                 c.publisher, held_messages(c)))
 
 
 @functools.cache
@@ -111,5 +112,11 @@ def sweeper() -> Sweeper:
 @functools.cache
 def notifier() -> Notifier:
     c = _clients()
-    return Notifier(c.store, c.guard("notifications"), c.whatsapp, c.deliveries)
+    return Notifier(c.store, c.guard("notifications"), c.whatsapp, c.deliveries,
+                    held_messages(c))
+
+
+def held_messages(c: Clients) -> HeldMessages:
+    return HeldMessages(c.window, c.guard("notifications"), c.whatsapp,
+                        c.settings.whatsapp_reengage_template)
 

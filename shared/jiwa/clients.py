@@ -17,6 +17,7 @@ from jiwa.queries import QueryLog
 from jiwa.settings import Settings
 from jiwa.store import JobStore
 from jiwa.whatsapp import WhatsAppClient
+from jiwa.window import ConversationWindow
 
 
 class Clients:
@@ -81,6 +82,10 @@ class Clients:
     @functools.cached_property
     def deliveries(self) -> DeliveryLog:
         return DeliveryLog(self.firestore)
+
+    @functools.cached_property
+    def window(self) -> ConversationWindow:
+        return ConversationWindow(self.firestore)
 
     def guard(self, collection: str) -> SendGuard:
         return SendGuard(self.firestore, collection)

@@ -54,8 +54,8 @@ class SendGuard:
             pass
         snap = ref.get()
         record = snap.to_dict() or {}
-        if record.get("status") in ("sent", "rejected"):
-            return Claim.DONE
+        if record.get("status") in ("sent", "rejected", "held"):
+            return Claim.DONE  # held: the user's next message releases it (jiwa.window)
         claimed_at = record.get("claimedAt")
         if claimed_at is None or started - claimed_at > self._lease:
             try:  # take over only if nobody else did since we read it

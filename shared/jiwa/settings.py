@@ -150,6 +150,10 @@ class Settings(BaseSettings):
     whatsapp_phone_number_id: str = Field("", pattern=r"^[0-9]+$", description="digits")
     whatsapp_app_secret: Secret = ""
     whatsapp_verify_token: Secret = ""
+    # The approved template sent when the 24-hour window is closed (README "Deploy" has
+    # its text to register in WhatsApp Manager, in Indonesian and English).
+    whatsapp_reengage_template: str = Field("jiwa_reengage", pattern=r"^[a-z0-9_]{1,512}$",
+                                            description="a template name (a-z, 0-9, _)")
     meta_graph_url: Url = "https://graph.facebook.com"
     # Meta's newest; expiries in jiwa/lifecycle.py
     graph_api_version: str = Field("v26.0", pattern=r"^v[0-9]+\.[0-9]+$",

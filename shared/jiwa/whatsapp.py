@@ -32,6 +32,12 @@ class WhatsAppClient:
         return self._send({"to": to, "type": "image",
                            "image": {"link": link, "caption": caption[:1024]}})
 
+    def send_template(self, to: str, name: str, language: str) -> str:
+        """An approved template: the only kind of message WhatsApp delivers outside the
+        24-hour window (WIRE.md)."""
+        return self._send({"to": to, "type": "template", "template": {
+            "name": name, "language": {"code": language}}})
+
     def send_link_button(self, to: str, body: str, label: str, url: str) -> str:
         return self._send({"to": to, "type": "interactive", "interactive": {
             "type": "cta_url", "body": {"text": body[:1024]},

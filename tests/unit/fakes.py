@@ -56,6 +56,7 @@ from jiwa.store import (
     new_job_id,
     now,
 )
+from jiwa.window import WINDOW, ConversationWindow, Held
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -332,6 +333,35 @@ class FakeRateLimiter(RateLimiter):
         return count <= self._limit, count == self._limit + 1
 
 
+class FakeConversationWindow(ConversationWindow):
+    """`ConversationWindow` in memory: the last inbound time and the held events."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, datetime] = {}
+        self.held: dict[str, list[Held]] = {}
+        self.asked: dict[str, datetime] = {}
+
+    def touch(self, phone: str, at: datetime | None = None) -> None:
+        self.last[phone] = at or datetime.now(UTC)
+
+    def is_open(self, phone: str, now: datetime | None = None) -> bool:
+        last = self.last.get(phone)
+        return last is None or (now or datetime.now(UTC)) - last < WINDOW
+
+    def hold(self, phone: str, held: Held) -> bool:
+        queue = self.held.setdefault(phone, [])
+        if held not in queue:
+            queue.append(held)
+        asked, last = self.asked.get(phone), self.last.get(phone)
+        ask = asked is None or (last is not None and asked < last)
+        if ask:
+            self.asked[phone] = datetime.now(UTC)
+        return ask
+
+    def release(self, phone: str) -> list[Held]:
+        return self.held.pop(phone, [])
+
+
 class FakeFirestore:
     """The plain document calls (no transactions) that PoisonGuard and DeliveryLog make:
     `collection().document()` with `set` (merge=True merges maps, as Firestore does;
@@ -603,6 +633,7 @@ class FakeClients(Clients):
         self.guards: dict[str, FakeSendGuard] = {}
         self.limiter = FakeRateLimiter(self.settings.commands_per_minute)
         self.launcher = FakeLauncher()
+        self.fake_window = FakeConversationWindow()
         self._http = httpx.Client(transport=self.meta.transport())
 
     @property
@@ -628,6 +659,10 @@ class FakeClients(Clients):
 
     def rate_limiter(self, limit: int) -> RateLimiter:
         return self.limiter
+
+    @property
+    def window(self) -> ConversationWindow:
+        return self.fake_window
 
 
 # -- the wire ----------------------------------------------------------------------------

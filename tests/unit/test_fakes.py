@@ -8,13 +8,21 @@ import inspect
 from datetime import datetime, timedelta
 
 import pytest
-from fakes import FakeClients, FakeFirestore, FakeJobStore, FakeRateLimiter, FakeSendGuard
+from fakes import (
+    FakeClients,
+    FakeConversationWindow,
+    FakeFirestore,
+    FakeJobStore,
+    FakeRateLimiter,
+    FakeSendGuard,
+)
 from google.api_core.exceptions import AlreadyExists, NotFound
 from google.cloud import firestore
 
 from jiwa import app
 from jiwa.guards import Claim, RateLimiter, SendGuard
 from jiwa.store import IllegalTransitionError, Job, JobStore, Status
+from jiwa.window import ConversationWindow
 
 # Operator tools (jiwa.cli), which no function or the runner calls.
 NOT_FAKED = {"rerun_from", "wave_timeline"}
@@ -28,7 +36,8 @@ def reaching_firestore(cls: type) -> set[str]:
 
 @pytest.mark.parametrize(("real", "fake"), [(JobStore, FakeJobStore),
                                             (SendGuard, FakeSendGuard),
-                                            (RateLimiter, FakeRateLimiter)])
+                                            (RateLimiter, FakeRateLimiter),
+                                            (ConversationWindow, FakeConversationWindow)])
 def test_every_method_reaching_firestore_has_a_fake(real: type, fake: type) -> None:
     missing = {name for name in reaching_firestore(real) - NOT_FAKED
                if name not in fake.__dict__}

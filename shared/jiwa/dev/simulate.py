@@ -50,6 +50,8 @@ def message_text(message: dict[str, Any]) -> str:
             return "[image] " + str(body["image"].get("caption", ""))
         case "interactive":
             return str(body["interactive"]["body"]["text"])
+        case "template":
+            return f"[template {body['template']['name']}]"
     return f"[{message['type']}]"
 
 

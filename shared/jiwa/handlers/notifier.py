@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from jiwa.crypto import mask_phone
-from jiwa.deliveries import DeliveryLog
+from jiwa.deliveries import WINDOW_CLOSED, DeliveryLog
 from jiwa.events import BadEventError, ProgressEvent, decode_pubsub_data
 from jiwa.guards import Claim, SendGuard
 from jiwa.messages import render
 from jiwa.store import JobStore
 from jiwa.whatsapp import WhatsAppClient, WhatsAppError
+from jiwa.window import HeldMessages
 
 log = logging.getLogger("jiwa.notifier")
 
@@ -23,9 +24,11 @@ class RetryLaterError(RuntimeError):
 
 class Notifier:
     def __init__(self, store: JobStore, guard: SendGuard, whatsapp: WhatsAppClient,
-                 deliveries: DeliveryLog | None = None) -> None:
+                 deliveries: DeliveryLog | None = None, held: HeldMessages | None = None
+                 ) -> None:
         self._store, self._guard, self._whatsapp = store, guard, whatsapp
         self._deliveries = deliveries  # where the webhook's delivery statuses meet the event
+        self._held = held  # the 24-hour window (jiwa.window)
 
     def handle(self, data: Mapping[str, Any] | None) -> str:
         try:
@@ -47,6 +50,10 @@ class Notifier:
             return "duplicate"
         if claim is Claim.BUSY:
             raise RetryLaterError(f"event {event.event_id} is being sent by another delivery")
+        if self._held is not None and not self._held.window.is_open(job.phone):
+            self._held.hold(job, event.event_id)
+            log.info("notifier: window closed; held until the user writes", extra=ctx)
+            return "held"
         outgoing = render(event, job.language)
         try:
             if outgoing.image_url:
@@ -54,6 +61,9 @@ class Notifier:
             else:
                 wamid = self._whatsapp.send_text(job.phone, outgoing.body)
         except WhatsAppError as exc:
+            if exc.code == WINDOW_CLOSED and self._held is not None:
+                self._held.hold(job, event.event_id)
+                return "held"
             if exc.retryable:
                 self._guard.release(event.event_id)
                 log.warning("notifier: WhatsApp busy (%s); will retry", exc.code, extra=ctx)

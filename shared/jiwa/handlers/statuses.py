@@ -16,15 +16,30 @@ from jiwa.events import EventPublisher, ProgressEvent
 from jiwa.guards import SendGuard
 from jiwa.store import JobStore
 from jiwa.whatsapp import DeliveryStatus
+from jiwa.window import HeldMessages
 
 log = logging.getLogger("jiwa.statuses")
 
 
 class StatusHandler:
     def __init__(self, deliveries: DeliveryLog, store: JobStore, guard: SendGuard,
-                 publisher: EventPublisher) -> None:
+                 publisher: EventPublisher, held: HeldMessages | None = None) -> None:
         self._deliveries, self._store = deliveries, store
         self._guard, self._publisher = guard, publisher
+        self._held = held
+
+    def inbound(self, phone: str) -> int:
+        """The user wrote: the window is open again; what was held for them goes out, in
+        the order it was held. Returns how many events were released."""
+        if self._held is None:
+            return 0
+        self._held.window.touch(phone)
+        released = self._held.window.release(phone)
+        for held in released:
+            self._republish(held.job_id, held.event_id, {"job_id": held.job_id})
+        if released:
+            log.info("statuses: released %d held message(s)", len(released))
+        return len(released)
 
     def record(self, statuses: list[DeliveryStatus]) -> None:
         for status in statuses:
@@ -42,18 +57,27 @@ class StatusHandler:
                         status.code)
             return
         recovery = recovery_for(status.code)
+        job = self._store.get(job_id)
+        if recovery is Recovery.WINDOW and self._held is not None and job is not None:
+            self._held.hold(job, event_id)  # sent again when the user writes
+            return
         if recovery is not Recovery.RESEND:
             log.error("statuses: delivery failed for good (code %s, %s)", status.code,
                       recovery, extra=ctx)
             return
         if not self._deliveries.claim_resend(status.wamid):
             return  # this failure was answered already (a redelivered status)
+        if self._republish(job_id, event_id, ctx):
+            log.warning("statuses: delivery failed (code %s); sending it again", status.code,
+                        extra=ctx)
+
+    def _republish(self, job_id: str, event_id: str, ctx: dict[str, object]) -> bool:
+        """Send a logged event again: reopen its send record, publish it on its job's key."""
         logged = next((e for e in self._store.events(job_id) if e.get("event_id") == event_id),
                       None)
         if logged is None:
-            log.error("statuses: cannot resend an event missing from the log", extra=ctx)
-            return
+            log.error("statuses: cannot send again an event missing from the log", extra=ctx)
+            return False
         self._guard.reopen(event_id)
         self._publisher.publish_progress(ProgressEvent.model_validate(logged))
-        log.warning("statuses: delivery failed (code %s); sending it again", status.code,
-                    extra=ctx)
+        return True

@@ -78,6 +78,9 @@ class WebhookHandler:
         for message in messages:
             if not self._handle_once(message, replied):
                 failed += 1
+        if self._statuses is not None:
+            for sender in dict.fromkeys(m.sender for m in messages):
+                self._statuses.inbound(sender)  # the 24-hour window opens again
         statuses = inbound_statuses(envelope) if self._statuses is not None else []
         if statuses:
             assert self._statuses is not None
