@@ -81,6 +81,8 @@ MEDIA_KINDS = frozenset({"image", "audio", "video", "document", "sticker", "loca
 def _command(message: dict[str, Any]) -> str | None:
     """What the user said, for the kinds that say something; None for the others."""
     kind = message.get("type")
+    if not isinstance(kind, str):
+        return None
     if kind == "text":
         text = message.get("text")
         body = text.get("body") if isinstance(text, dict) else None
