@@ -151,11 +151,7 @@ class WebhookHandler:
             if latest is not None and latest.active:
                 self._send_status(to, latest)
                 return "media_status"
-            if (to, "media") in replied:
-                return "media_already_answered"
-            self._whatsapp.send_text(to, text("media_hint", language))
-            replied.add((to, "media"))
-            return "media_hint"
+            return self._reply_once(to, "media_hint", language, replied)
         if command in STATUS_COMMANDS:
             latest = self._store.latest_job_for(to)
             if latest is None:
@@ -163,8 +159,13 @@ class WebhookHandler:
             else:
                 self._send_status(to, latest)
             return "status"
-        if (to, "help") in replied:
-            return "help_already_sent"
-        self._whatsapp.send_text(to, text("help", language))
-        replied.add((to, "help"))
-        return "help"
+        return self._reply_once(to, "help", language, replied)
+
+    def _reply_once(self, to: str, key: str, language: str,
+                    replied: set[tuple[str, str]]) -> str:
+        """Text `key`, unless this POST already gave this user the same answer."""
+        if (to, key) in replied:
+            return f"{key}_already_sent"
+        self._whatsapp.send_text(to, text(key, language))
+        replied.add((to, key))
+        return key
