@@ -56,3 +56,15 @@ resource "google_firebaserules_release" "firestore" {
   name         = "cloud.firestore"
   ruleset_name = google_firebaserules_ruleset.firestore.name
 }
+
+# Per-user pacing records (jiwa/pacing.py) carry `expireAt`, a day after the user's last
+# turn: Firestore's TTL policy deletes them, so idle users leave nothing behind. The field
+# is written, never queried, so it keeps no single-field index (index_config {}).
+resource "google_firestore_field" "pacing_ttl" {
+  database   = google_firestore_database.default.name
+  collection = "pacing"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {}
+}

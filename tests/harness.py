@@ -94,7 +94,13 @@ class Harness:
         return [m for m in response.json() if not _is_barrier(m)]
 
     def texts(self, phone: str) -> list[str]:
-        return [message_text(m) for m in self.conversation(phone)]
+        """What reached the user's phone: a message WhatsApp accepted and then reported
+        failed (the stand-in's `failedWith`) never arrived."""
+        return [message_text(m) for m in self.conversation(phone) if "failedWith" not in m]
+
+    def refusals(self) -> list[dict[str, Any]]:
+        """Sends the WhatsApp stand-in refused under an enforced limit (the pair rate)."""
+        return list(self.http.get(self.state.url("meta") + "/_standin/refusals").json())
 
     def login_link(self, phone: str) -> str:
         def find() -> str | None:

@@ -113,7 +113,7 @@ def sweeper() -> Sweeper:
 def notifier() -> Notifier:
     c = _clients()
     return Notifier(c.store, c.guard("notifications"), c.whatsapp, c.deliveries,
-                    held_messages(c))
+                    held_messages(c), c.pacer)
 
 
 def held_messages(c: Clients) -> HeldMessages:

@@ -13,6 +13,7 @@ from jiwa.deliveries import DeliveryLog
 from jiwa.events import EventPublisher
 from jiwa.guards import RateLimiter, SendGuard
 from jiwa.instagram import InstagramClient
+from jiwa.pacing import PairPacer, PairRate
 from jiwa.queries import QueryLog
 from jiwa.settings import Settings
 from jiwa.store import JobStore
@@ -86,6 +87,13 @@ class Clients:
     @functools.cached_property
     def window(self) -> ConversationWindow:
         return ConversationWindow(self.firestore)
+
+    @functools.cached_property
+    def pacer(self) -> PairPacer:
+        s = self.settings
+        return PairPacer(self.firestore, PairRate(s.whatsapp_pair_interval_seconds,
+                                                  s.whatsapp_pair_burst),
+                         max_wait=s.whatsapp_pacing_max_wait_seconds)
 
     def guard(self, collection: str) -> SendGuard:
         return SendGuard(self.firestore, collection)

@@ -154,6 +154,11 @@ class Settings(BaseSettings):
     # its text to register in WhatsApp Manager, in Indonesian and English).
     whatsapp_reengage_template: str = Field("jiwa_reengage", pattern=r"^[a-z0-9_]{1,512}$",
                                             description="a template name (a-z, 0-9, _)")
+    # Per-user pacing (jiwa/pacing.py): Meta's pair rate is about one message per 6 s
+    # sustained, with bursts borrowed from the time after; ours stays inside it.
+    whatsapp_pair_interval_seconds: Seconds = 6.0
+    whatsapp_pair_burst: Count = 10
+    whatsapp_pacing_max_wait_seconds: Seconds = 10.0
     meta_graph_url: Url = "https://graph.facebook.com"
     # Meta's newest; expiries in jiwa/lifecycle.py
     graph_api_version: str = Field("v26.0", pattern=r"^v[0-9]+\.[0-9]+$",

@@ -44,6 +44,7 @@ from jiwa.clients import Clients
 from jiwa.crypto import TokenCipher, phone_digest
 from jiwa.events import EventPublisher, ProgressEvent
 from jiwa.guards import Claim, RateLimiter, SendGuard
+from jiwa.pacing import PairPacer, PairRate
 from jiwa.settings import Settings
 from jiwa.store import (
     ALLOWED,
@@ -362,6 +363,36 @@ class FakeConversationWindow(ConversationWindow):
         return self.held.pop(phone, [])
 
 
+class FakePairPacer(PairPacer):
+    """`PairPacer` over a dict instead of a Firestore transaction, on a clock the test
+    moves (`sleep` advances it, as the notifier's wait would)."""
+
+    def __init__(self, rate: PairRate, max_wait: float = 10.0) -> None:
+        self.now = 1_000_000.0
+        super().__init__(None, rate, max_wait, clock=lambda: self.now,  # type: ignore[arg-type]
+                         sleep=self._advance)
+        self.due: dict[str, float] = {}
+        self.slept: list[float] = []
+        self.turns: list[float] = []  # the clock each time a message was let through
+
+    def take_turn(self, recipient: str) -> bool:
+        allowed = super().take_turn(recipient)
+        if allowed:
+            self.turns.append(self.now)
+        return allowed
+
+    def _advance(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def _update(self, key: str, decide: Callable[[float], tuple[float | None, float | None]]
+                ) -> float | None:
+        result, next_due = decide(self.due.get(key, 0.0))
+        if next_due is not None:
+            self.due[key] = next_due
+        return result
+
+
 class FakeFirestore:
     """The plain document calls (no transactions) that PoisonGuard and DeliveryLog make:
     `collection().document()` with `set` (merge=True merges maps, as Firestore does;
@@ -634,6 +665,9 @@ class FakeClients(Clients):
         self.limiter = FakeRateLimiter(self.settings.commands_per_minute)
         self.launcher = FakeLauncher()
         self.fake_window = FakeConversationWindow()
+        self.fake_pacer = FakePairPacer(PairRate(self.settings.whatsapp_pair_interval_seconds,
+                                                 self.settings.whatsapp_pair_burst),
+                                        self.settings.whatsapp_pacing_max_wait_seconds)
         self._http = httpx.Client(transport=self.meta.transport())
 
     @property
@@ -663,6 +697,10 @@ class FakeClients(Clients):
     @property
     def window(self) -> ConversationWindow:
         return self.fake_window
+
+    @property
+    def pacer(self) -> PairPacer:
+        return self.fake_pacer
 
 
 # -- the wire ----------------------------------------------------------------------------

@@ -7,7 +7,9 @@ and injects failures on request:
   GET  /_standin/messages[?to=PHONE]        the recorded conversation
   POST /_standin/faults  {"whatsapp": [{"status": 500, "code": 131000, "times": 3}],
                           "whatsapp_invalid": ["628..."], "instagram_deny": true,
-                          "instagram_token_error": true, "latency_ms": 0}
+                          "instagram_token_error": true, "latency_ms": 0,
+                          "whatsapp_pair_rate": {"interval_ms": 6000, "burst": 45}}
+  GET  /_standin/refusals                   sends refused by an enforced limit
   POST /_standin/reset
 """
 
@@ -63,6 +65,28 @@ class MetaState:
         self.codes: dict[str, str] = {}
         self.tokens: set[str] = set()
         self.counter = itertools.count(1)
+        self.pair_buckets: dict[str, tuple[float, float]] = {}  # to -> (tokens, at)
+        self.refusals: list[dict[str, Any]] = []
+
+    def pair_rate_allows(self, to: str, rule: dict[str, Any] | None) -> bool:
+        """WhatsApp's pair rate limit, when the fault plan sets `whatsapp_pair_rate`
+        ({"interval_ms", "burst"}): Meta's throughput docs give about one message per 6 s
+        to one user, with bursts that borrow from the time after (commonly cited: 45 in
+        6 s); a message over it fails with 131056. A token bucket per recipient: `burst`
+        tokens, one back every interval."""
+        if not rule:
+            return True
+        interval, burst = float(rule["interval_ms"]) / 1000, float(rule.get("burst", 45))
+        with self.lock:
+            now = time.monotonic()
+            tokens, at = self.pair_buckets.get(to, (burst, now))
+            tokens = min(burst, tokens + (now - at) / interval)
+            if tokens < 1:
+                self.pair_buckets[to] = (tokens, now)
+                self.refusals.append({"to": to, "code": 131056, "at": time.time()})
+                return False
+            self.pair_buckets[to] = (tokens - 1, now)
+            return True
 
 
 def create_app(state: MetaState | None = None, website: str = "", webhook_url: str = "",
@@ -113,12 +137,19 @@ def create_app(state: MetaState | None = None, website: str = "", webhook_url: s
         if fault is not None:
             return graph_error(int(fault.get("status", 500)), int(fault.get("code", 131000)),
                                "Injected failure")
+        if not st.pair_rate_allows(str(body.get("to")), st.faults.get("whatsapp_pair_rate")):
+            return graph_error(400, 131056, "(#131056) (Business Account, Consumer Account) "
+                                            "pair rate limit hit")
         with st.lock:
             wamid = f"wamid.standin{next(st.counter):06d}"
             st.messages.append({"id": wamid, "to": body.get("to"), "type": body.get("type"),
                                 "body": body, "phoneNumberId": phone_number_id,
                                 "at": time.time()})
         fail = st.faults.next_fault("whatsapp_async_fail", to=str(body.get("to")))
+        if fail:  # accepted, but it never reaches the phone: its status will say "failed"
+            with st.lock:
+                next(m for m in st.messages if m["id"] == wamid)["failedWith"] = int(
+                    fail.get("code", 131000))
         statuses.accepted(wamid, str(body.get("to")),
                           int(fail.get("code", 131000)) if fail else None,
                           bool(st.faults.get("whatsapp_read")))
@@ -209,6 +240,12 @@ def create_app(state: MetaState | None = None, website: str = "", webhook_url: s
                  "timestamp": f"2026-11-{20 - i:02d}T10:00:00+0000"}
                 for i, (caption, kind) in enumerate(SAMPLE_POSTS)]
         return jsonify({"data": data, "paging": {"cursors": {"before": "a", "after": "b"}}})
+
+    @app.get("/_standin/refusals")
+    def refusals() -> Any:
+        """The sends refused by an enforced limit (the pair rate), which record no message."""
+        with st.lock:
+            return jsonify(list(st.refusals))
 
     @app.get("/_standin/messages")
     def messages() -> Any:

@@ -11,6 +11,7 @@ from jiwa.deliveries import WINDOW_CLOSED, DeliveryLog
 from jiwa.events import BadEventError, ProgressEvent, decode_pubsub_data
 from jiwa.guards import Claim, SendGuard
 from jiwa.messages import render
+from jiwa.pacing import PairPacer
 from jiwa.store import JobStore
 from jiwa.whatsapp import WhatsAppClient, WhatsAppError
 from jiwa.window import HeldMessages
@@ -24,11 +25,12 @@ class RetryLaterError(RuntimeError):
 
 class Notifier:
     def __init__(self, store: JobStore, guard: SendGuard, whatsapp: WhatsAppClient,
-                 deliveries: DeliveryLog | None = None, held: HeldMessages | None = None
-                 ) -> None:
+                 deliveries: DeliveryLog | None = None, held: HeldMessages | None = None,
+                 pacer: PairPacer | None = None) -> None:
         self._store, self._guard, self._whatsapp = store, guard, whatsapp
         self._deliveries = deliveries  # where the webhook's delivery statuses meet the event
         self._held = held  # the 24-hour window (jiwa.window)
+        self._pacer = pacer  # the pair rate limit (jiwa.pacing)
 
     def handle(self, data: Mapping[str, Any] | None) -> str:
         try:
@@ -54,6 +56,12 @@ class Notifier:
             self._held.hold(job, event.event_id)
             log.info("notifier: window closed; held until the user writes", extra=ctx)
             return "held"
+        if self._pacer is not None and not self._pacer.take_turn(job.phone):
+            # this user's turn is further away: Pub/Sub brings the event back (the ordered
+            # subscription keeps the job's later events behind it)
+            self._guard.release(event.event_id)
+            log.info("notifier: pacing this user; will retry", extra=ctx)
+            raise RetryLaterError(f"event {event.event_id}: paced (pair rate)")
         outgoing = render(event, job.language)
         try:
             if outgoing.image_url:
