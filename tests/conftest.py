@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,3 +51,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if integration_tier(item):
             item.add_marker(pytest.mark.integration)
+
+
+# -- the fault table (tests/faults): rows arrive on the test reports, from every worker ----
+FAULT_ROWS: list[dict[str, Any]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        FAULT_ROWS.extend(value for key, value in report.user_properties if key == "fault_row")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config
+                            ) -> None:
+    if not FAULT_ROWS:
+        return
+    write = terminalreporter.write_line
+    write("")
+    write("fault-injection results")
+    write(f"{'scenario':52} {'runs':>4} {'expected':>8} {'delivered':>9} {'dup':>4}  final")
+    for r in FAULT_ROWS:
+        write(f"{r['scenario']:52} {r['runs']:>4} {r['expected']:>8} {r['delivered']:>9} "
+              f"{r['duplicated']:>4}  {r['final']}")
+    lost = sum(max(r["expected"] - r["delivered"], 0) for r in FAULT_ROWS)
+    write(f"lost {lost}, duplicated {sum(r['duplicated'] for r in FAULT_ROWS)}")

@@ -7,7 +7,7 @@ arrived; `delivered` counts those of them that arrived."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import pytest
 from conversations import Expected, duplicates
@@ -25,12 +25,15 @@ class Row:
     final: str
 
 
-ROWS: list[Row] = []
-
-
 class Recorder:
+    """Adds the test's row to its report (`user_properties`): reports travel from pytest-xdist
+    workers to the process that prints the table (tests/conftest.py)."""
+
+    def __init__(self, node: pytest.Item) -> None:
+        self._node = node
+
     def add(self, row: Row) -> None:
-        ROWS.append(row)
+        self._node.user_properties.append(("fault_row", asdict(row)))
 
     def job(self, scenario: str, h: Harness, job_id: str, expected: Expected,
             texts: Sequence[str]) -> None:
@@ -41,19 +44,5 @@ class Recorder:
 
 
 @pytest.fixture
-def record() -> Iterator[Recorder]:
-    yield Recorder()
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    if not ROWS:
-        return
-    write = terminalreporter.write_line
-    write("")
-    write("fault-injection results")
-    write(f"{'scenario':52} {'runs':>4} {'expected':>8} {'delivered':>9} {'dup':>4}  final")
-    for r in ROWS:
-        write(f"{r.scenario:52} {r.runs:>4} {r.expected:>8} {r.delivered:>9} "
-              f"{r.duplicated:>4}  {r.final}")
-    lost = sum(max(r.expected - r.delivered, 0) for r in ROWS)
-    write(f"lost {lost}, duplicated {sum(r.duplicated for r in ROWS)}")
+def record(request: pytest.FixtureRequest) -> Iterator[Recorder]:
+    yield Recorder(request.node)

@@ -58,25 +58,3 @@ def test_a_rerun_outside_the_window_waits_for_the_users_reply(harness: Harness) 
     assert released == expected  # in order, each once
     assert _conversation_record(harness, phone)["held"] == []
     assert harness.texts(phone).count("[template jiwa_reengage]") == 1
-
-
-def test_a_message_failing_with_131047_is_held_and_sent_after_the_reply(
-        harness: Harness) -> None:
-    phone = new_phone()
-    assert harness.send_whatsapp(phone, "/register").status_code == 200
-    link = harness.login_link(phone)
-    # WhatsApp accepts the first progress message, then reports the window closed
-    harness.standin_faults(whatsapp_async_fail=[{"code": 131047, "times": 1, "to": phone}])
-    assert harness.follow_login(link).status_code == 200
-    job_id = harness.job_for(phone).id
-    harness.wait_status(job_id, "COMPLETED", timeout=60)
-    template = wait_for(lambda: "[template jiwa_reengage]" in harness.texts(phone), 30,
-                        "the re-engagement template")
-    assert template
-    held = _conversation_record(harness, phone)["held"]
-    assert len(held) == 1
-    assert harness.send_whatsapp(phone, "ok").status_code == 200
-    first = harness.store.events(job_id)[0]
-    body = render(ProgressEvent.model_validate(first), "en").body
-    wait_for(lambda: harness.texts(phone).count(body) == 2, 30,
-             "the failed message sent again after the reply")  # failed once, then delivered
