@@ -226,6 +226,10 @@ case "$cmd" in
       args=(-m "not integration" "${args[@]}")
     else
       audit
+      # Two pytest-xdist workers, each with its own local stack (the session fixtures):
+      # the integration tests mostly wait on emulators and processes, so two share the
+      # machine's two cores well (README "Testing" has the times). JIWA_TEST_WORKERS=0: one.
+      args=(-n "${JIWA_TEST_WORKERS:-2}" "${args[@]}")
     fi
     set +e
     "$VENV/bin/python" -m pytest "${args[@]}"
