@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,22 @@ class WhatsAppError(RuntimeError):
         self.status, self.code, self.retryable = status, code, retryable
 
 
+# A business-scoped user id (BSUID): a user who adopted a WhatsApp username may come with
+# no phone number, only this id (Meta's "Business-scoped user IDs" guide, 2026: two-letter
+# country code, a period, then up to 128 alphanumerics, e.g. US.13491208655302741918; a
+# parent BSUID has ENT between). Messages to it name it as `recipient` instead of `to`.
+_BSUID = re.compile(r"[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}")
+
+
+def is_user_id(recipient: str) -> bool:
+    """Whether `recipient` is a business-scoped user id rather than a phone number."""
+    return _BSUID.fullmatch(recipient) is not None
+
+
+def _addressed(recipient: str) -> dict[str, str]:
+    return {"recipient": recipient} if is_user_id(recipient) else {"to": recipient}
+
+
 class WhatsAppClient:
     def __init__(self, http: httpx.Client, base_url: str, version: str,
                  phone_number_id: str, access_token: str) -> None:
@@ -25,21 +42,21 @@ class WhatsAppClient:
         self._headers = {"Authorization": f"Bearer {access_token}"}
 
     def send_text(self, to: str, body: str) -> str:
-        return self._send({"to": to, "type": "text",
+        return self._send({**_addressed(to), "type": "text",
                            "text": {"body": body[:4096], "preview_url": True}})
 
     def send_image(self, to: str, link: str, caption: str) -> str:
-        return self._send({"to": to, "type": "image",
+        return self._send({**_addressed(to), "type": "image",
                            "image": {"link": link, "caption": caption[:1024]}})
 
     def send_template(self, to: str, name: str, language: str) -> str:
         """An approved template: the only kind of message WhatsApp delivers outside the
         24-hour window (WIRE.md)."""
-        return self._send({"to": to, "type": "template", "template": {
+        return self._send({**_addressed(to), "type": "template", "template": {
             "name": name, "language": {"code": language}}})
 
     def send_link_button(self, to: str, body: str, label: str, url: str) -> str:
-        return self._send({"to": to, "type": "interactive", "interactive": {
+        return self._send({**_addressed(to), "type": "interactive", "interactive": {
             "type": "cta_url", "body": {"text": body[:1024]},
             "action": {"name": "cta_url",
                        "parameters": {"display_text": label[:20], "url": url}}}})
@@ -115,13 +132,17 @@ def inbound_messages(envelope: Any) -> tuple[list[InboundText], int]:
             if not isinstance(value, dict):
                 skipped += 1
                 continue
-            names = {c["wa_id"]: (c.get("profile") or {}).get("name")
-                     for c in _dicts(value.get("contacts")) if isinstance(c.get("wa_id"), str)
+            names = {c.get("wa_id") or c.get("user_id"): (c.get("profile") or {}).get("name")
+                     for c in _dicts(value.get("contacts"))
+                     if isinstance(c.get("wa_id") or c.get("user_id"), str)
                      and (isinstance(c.get("profile"), dict) or "profile" not in c)}
             skipped += len(_dicts(value.get("statuses")))
             for message in _dicts(value.get("messages")):
                 command = _command(message)
-                sender, mid = message.get("from"), message.get("id")
+                # The phone number when WhatsApp gives it (it keeps a user's earlier jobs
+                # theirs), else the business-scoped user id of a user with a username
+                sender, mid = message.get("from") or message.get("from_user_id"), \
+                    message.get("id")
                 if (command is not None and isinstance(sender, str) and sender
                         and isinstance(mid, str) and mid):
                     name = names.get(sender)
@@ -166,7 +187,8 @@ def inbound_statuses(envelope: Any) -> list[DeliveryStatus]:
                 stamp = str(item.get("timestamp"))
                 found.append(DeliveryStatus(
                     wamid, status, int(stamp) if stamp.isdigit() else 0,
-                    str(item.get("recipient_id") or ""), errors))
+                    str(item.get("recipient_id") or item.get("recipient_user_id") or ""),
+                    errors))
     return found
 
 

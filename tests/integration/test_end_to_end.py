@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from harness import Harness, new_phone, wait_for
 
 from jiwa.crypto import TokenCipher
@@ -76,3 +78,16 @@ def test_status_and_help_commands(harness: Harness) -> None:
     assert texts[0].startswith("Belum ada onboarding")
     assert texts[1].startswith("Perintah: /daftar")
     assert texts[3] == "Status onboarding: AWAITING_AUTH, tahap 0 dari 9."
+
+
+def test_a_user_known_only_by_user_id_is_onboarded(harness: Harness) -> None:
+    """A user who adopted a WhatsApp username: webhooks carry `from_user_id`, no number,
+    and every message to them names the user id as `recipient`."""
+    user_id = f"ID.{secrets.randbelow(10**15):015d}"
+    job_id = onboard(harness, user_id)
+    texts = harness.final_texts(job_id, user_id, "Done!")
+    assert texts[0].startswith("Hi Sari! To get started, connect your Instagram")
+    assert texts[1] == "Instagram @kopisenja.id connected! We're on it…"
+    assert texts[2:-1] == expected_conversation() and texts[-1].startswith("Done!")
+    sent = [m["body"] for m in harness.conversation(user_id)]
+    assert all(m.get("recipient") == user_id and "to" not in m for m in sent)

@@ -604,13 +604,14 @@ class FakeMeta:
         message = json.loads(request.content)
         self.sent.append(message)
         wamid = f"wamid.out{next(self._ids)}"
+        to = message.get("to") or message["recipient"]  # a phone number, or a user id
+        key = "wa_id" if "to" in message else "user_id"
         return httpx.Response(200, json={"messaging_product": "whatsapp",
-                                         "contacts": [{"input": message["to"],
-                                                       "wa_id": message["to"]}],
+                                         "contacts": [{"input": to, key: to}],
                                          "messages": [{"id": wamid}]})
 
     def to(self, phone: str) -> list[dict[str, Any]]:
-        return [m for m in self.sent if m["to"] == phone]
+        return [m for m in self.sent if (m.get("to") or m.get("recipient")) == phone]
 
     def texts(self, phone: str) -> list[str]:
         """What the user reads: text bodies, button texts and image captions."""

@@ -227,3 +227,31 @@ def test_generated_signed_bodies_never_get_a_5xx(webhook: FlaskClient, envelope:
     security suite fuzzes the parser alone with far more inputs.)"""
     status, _ = post(webhook, json.dumps(envelope).encode())
     assert status in (200, 400)
+
+
+USER_ID = "ID.1502576394655843"  # a business-scoped user id (Meta's documented form)
+
+
+def test_a_user_with_a_username_and_no_number_is_onboarded_by_user_id(
+        webhook: FlaskClient, clients: FakeClients) -> None:
+    from jiwa.dev.simulate import webhook_body
+
+    envelope = webhook_body(USER_ID, "/daftar", "wamid.username1")
+    assert "from" not in envelope["entry"][0]["changes"][0]["value"]["messages"][0]
+    assert post(webhook, json.dumps(envelope).encode()) == (200, "ok")
+    job = clients.store.latest_job_for(USER_ID)
+    assert job is not None and job.status == Status.AWAITING_AUTH
+    [sent] = clients.meta.sent
+    assert sent["recipient"] == USER_ID and "to" not in sent  # how Meta addresses them
+    assert sent["interactive"]["body"]["text"] == text("login_link", "id", name=" Sari")
+
+
+def test_the_phone_number_is_kept_when_whatsapp_gives_both(webhook: FlaskClient,
+                                                           clients: FakeClients) -> None:
+    envelope = json.loads(body())
+    value = envelope["entry"][0]["changes"][0]["value"]
+    value["messages"][0]["from_user_id"] = USER_ID
+    value["contacts"][0]["user_id"] = USER_ID
+    assert post(webhook, json.dumps(envelope).encode()) == (200, "ok")
+    assert clients.store.latest_job_for(PHONE) is not None  # earlier jobs stay theirs
+    assert [m["to"] for m in clients.meta.sent] == [PHONE]

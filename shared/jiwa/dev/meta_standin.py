@@ -131,30 +131,36 @@ def create_app(state: MetaState | None = None, website: str = "", webhook_url: s
             return graph_error(401, 190, "Invalid OAuth access token.")
         body = request.get_json(silent=True) or {}
         st.faults.delay()
-        if body.get("to") in (st.faults.get("whatsapp_invalid") or []):
+        # `to` (a phone number) wins over `recipient` (a business-scoped user id) when
+        # both are given (Meta's "Business-scoped user IDs" guide)
+        to = body.get("to") or body.get("recipient")
+        if not isinstance(to, str) or not to:
+            return graph_error(400, 100, "(#100) The parameter to is required.")
+        user_id = "to" not in body
+        if to in (st.faults.get("whatsapp_invalid") or []):
             return graph_error(400, 131026, "Message undeliverable.")
         fault = st.faults.next_fault("whatsapp")
         if fault is not None:
             return graph_error(int(fault.get("status", 500)), int(fault.get("code", 131000)),
                                "Injected failure")
-        if not st.pair_rate_allows(str(body.get("to")), st.faults.get("whatsapp_pair_rate")):
+        if not st.pair_rate_allows(to, st.faults.get("whatsapp_pair_rate")):
             return graph_error(400, 131056, "(#131056) (Business Account, Consumer Account) "
                                             "pair rate limit hit")
         with st.lock:
             wamid = f"wamid.standin{next(st.counter):06d}"
-            st.messages.append({"id": wamid, "to": body.get("to"), "type": body.get("type"),
+            st.messages.append({"id": wamid, "to": to, "type": body.get("type"),
                                 "body": body, "phoneNumberId": phone_number_id,
                                 "at": time.time()})
-        fail = st.faults.next_fault("whatsapp_async_fail", to=str(body.get("to")))
+        fail = st.faults.next_fault("whatsapp_async_fail", to=to)
         if fail:  # accepted, but it never reaches the phone: its status will say "failed"
             with st.lock:
                 next(m for m in st.messages if m["id"] == wamid)["failedWith"] = int(
                     fail.get("code", 131000))
-        statuses.accepted(wamid, str(body.get("to")),
+        statuses.accepted(wamid, to,
                           int(fail.get("code", 131000)) if fail else None,
                           bool(st.faults.get("whatsapp_read")))
         return jsonify({"messaging_product": "whatsapp",
-                        "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
+                        "contacts": [{"input": to, ("user_id" if user_id else "wa_id"): to}],
                         "messages": [{"id": wamid}]})
 
     @app.get("/<version>/<phone_number_id>")

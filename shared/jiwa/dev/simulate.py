@@ -21,18 +21,26 @@ from typing import Any
 import httpx
 
 from jiwa.dev.stack import ROOT, load_state
+from jiwa.whatsapp import is_user_id
 
 
 def webhook_body(phone: str, text: str, wamid: str | None = None,
                  name: str = "Sari") -> dict[str, Any]:
-    """A WhatsApp Cloud API webhook carrying one text message (WIRE.md's shape)."""
+    """A WhatsApp Cloud API webhook carrying one text message (WIRE.md's shape). `phone` may
+    be a business-scoped user id: then the sender is a user with a username whose number
+    WhatsApp withholds (no `from`, no `wa_id`; Meta's "Business-scoped user IDs" guide)."""
+    if is_user_id(phone):
+        contact = {"profile": {"name": name, "username": "@" + name.lower()}, "user_id": phone}
+        sender = {"from_user_id": phone}
+    else:
+        contact, sender = {"profile": {"name": name}, "wa_id": phone}, {"from": phone}
     return {"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{
         "field": "messages", "value": {
             "messaging_product": "whatsapp",
             "metadata": {"display_phone_number": "6281100000000",
                          "phone_number_id": "100000000000001"},
-            "contacts": [{"profile": {"name": name}, "wa_id": phone}],
-            "messages": [{"from": phone, "id": wamid or f"wamid.{secrets.token_hex(8)}",
+            "contacts": [contact],
+            "messages": [{**sender, "id": wamid or f"wamid.{secrets.token_hex(8)}",
                           "timestamp": str(int(time.time())), "type": "text",
                           "text": {"body": text}}]}}]}]}
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 
+from jiwa.whatsapp import is_user_id
+
 LAG_SECONDS = 0.3
 
 ERROR_TITLES = {131056: "(Business Account, Consumer Account) pair rate limit hit",
@@ -29,7 +31,8 @@ ERROR_TITLES = {131056: "(Business Account, Consumer Account) pair rate limit hi
 
 def status_body(wamid: str, to: str, status: str, code: int | None = None) -> dict[str, Any]:
     item: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(int(time.time())),
-                            "recipient_id": to}
+                            **({"recipient_user_id": to} if is_user_id(to)
+                               else {"recipient_id": to})}
     if code is not None:
         item["errors"] = [{"code": code, "title": ERROR_TITLES.get(code, "Error"),
                            "message": ERROR_TITLES.get(code, "Error"),
