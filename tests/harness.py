@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from google.cloud import firestore
 
-from jiwa.dev.simulate import message_text, sign, webhook_body
+from jiwa.dev.simulate import message_text, sign, tap_body, webhook_body
 from jiwa.dev.stack import StackState
 from jiwa.events import EventPublisher, ProgressEvent, ProgressKind
 from jiwa.guards import document_id
@@ -80,6 +80,18 @@ class Harness:
         raw = json.dumps(webhook_body(phone, text, wamid)).encode()
         return self.post_webhook(raw, sign(self.env["WHATSAPP_APP_SECRET"], raw))
 
+    def tap(self, phone: str, button_id: str) -> httpx.Response:
+        """The user taps one of our reply buttons (an interactive `button_reply`)."""
+        raw = json.dumps(tap_body(phone, button_id)).encode()
+        return self.post_webhook(raw, sign(self.env["WHATSAPP_APP_SECRET"], raw))
+
+    def buttons(self, phone: str) -> list[str]:
+        """The reply button ids under the last message that had any."""
+        for m in reversed(self.conversation(phone)):
+            if m["type"] == "interactive" and m["body"]["interactive"]["type"] == "button":
+                return [b["reply"]["id"] for b in m["body"]["interactive"]["action"]["buttons"]]
+        return []
+
     def post_webhook(self, raw: bytes, signature: str | None) -> httpx.Response:
         headers = {"Content-Type": "application/json"}
         if signature is not None:
@@ -105,7 +117,7 @@ class Harness:
     def login_link(self, phone: str) -> str:
         def find() -> str | None:
             for m in reversed(self.conversation(phone)):
-                if m["type"] == "interactive":
+                if m["type"] == "interactive" and m["body"]["interactive"]["type"] == "cta_url":
                     return str(m["body"]["interactive"]["action"]["parameters"]["url"])
             return None
         return wait_for(find, 10, "the login link")

@@ -13,6 +13,7 @@ from jiwa.handlers.oauth import OAuthHandler
 from jiwa.handlers.poison import PoisonGuard
 from jiwa.handlers.statuses import StatusHandler
 from jiwa.handlers.sweeper import Sweeper
+from jiwa.handlers.taps import TapHandler
 from jiwa.handlers.webhook import WebhookHandler
 from jiwa.launchers import CloudRunLauncher, Launcher, LocalProcessLauncher
 from jiwa.topology import MAX_DELIVERY_ATTEMPTS
@@ -55,7 +56,9 @@ def webhook() -> WebhookHandler:
                           instagram=c.instagram, signer=c.signer,
                           limiter=c.rate_limiter(s.commands_per_minute),
                           statuses=StatusHandler(c.deliveries, c.store, c.guard("notifications"),
-                                                 c.publisher, held_messages(c)))
+                                                 c.publisher, held_messages(c)),
+                          taps=TapHandler(c.store, c.guard("retryTaps"), c.publisher,
+                                          c.whatsapp))
 
 
 @functools.cache

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from jiwa.buttons import calendar_id, retry_id
 from jiwa.events import ProgressEvent, ProgressKind
 
 LANGUAGES = ("id", "en")
+BUTTON_BODY_LIMIT = 1024  # an interactive message's body (Meta's Cloud API reference)
 
 TEXTS: dict[str, dict[str, str]] = {
     "login_link": {
@@ -64,6 +66,23 @@ TEXTS: dict[str, dict[str, str]] = {
     "image_ready": {"id": "Gambar {i} dari {n}: {caption}", "en": "Image {i} of {n}: {caption}"},
     "all_images_ready": {"id": "Semua {n} gambar siap!", "en": "All {n} images ready!"},
     "calendar_intro": {"id": "Kalender konten Anda:", "en": "Your content calendar:"},
+    # reply buttons (jiwa/buttons.py): titles of at most 20 characters (Meta's limit)
+    "retry_button": {"id": "Coba lagi", "en": "Try again"},
+    "calendar_button": {"id": "Lihat kalender", "en": "Show calendar"},
+    "retry_started": {
+        "id": "Baik, kami coba lagi dari langkah yang gagal. Kami kabari di sini.",
+        "en": "OK, trying again from the step that failed. We'll keep you posted here.",
+    },
+    "retry_unavailable": {
+        "id": "Percobaan ulang ini sudah tidak berlaku. Kirim /status untuk melihat progres, "
+              "atau /daftar untuk mulai dari awal.",
+        "en": "This retry is no longer available. Send /status to see progress, or /register "
+              "to start over.",
+    },
+    "calendar_none": {
+        "id": "Kalender belum tersedia. Kirim /status untuk melihat progres.",
+        "en": "No calendar yet. Send /status to see progress.",
+    },
 }
 
 WAVE_TEXTS: dict[str, dict[str, str]] = {
@@ -180,6 +199,7 @@ def text(key: str, language: str, **values: object) -> str:
 class Outgoing:
     body: str
     image_url: str | None = None
+    buttons: tuple[tuple[str, str], ...] = ()  # (id, title) reply buttons under the body
 
 
 def render(event: ProgressEvent, language: str) -> Outgoing:
@@ -204,13 +224,23 @@ def render(event: ProgressEvent, language: str) -> Outgoing:
             return Outgoing(caption, image_url=p.get("url"))
         case ProgressKind.COMPLETED:
             if p.get("images", "0") != "0":
-                return Outgoing(f"{text('all_images_ready', lang, n=p['images'])}\n"
-                                f"{text('calendar_intro', lang)}\n{p.get('calendar', '')}")
+                body = (f"{text('all_images_ready', lang, n=p['images'])}\n"
+                        f"{text('calendar_intro', lang)}\n{p.get('calendar', '')}")
+                # a button message's body holds 1,024 characters: a longer calendar goes
+                # whole, as text, without the button
+                fits = len(body) <= BUTTON_BODY_LIMIT
+                return Outgoing(body, buttons=((calendar_id(event.job_id),
+                                                text("calendar_button", lang)),) if fits else ())
             return Outgoing(text("completed", lang, images=p.get("images", "0")))
         case ProgressKind.FAILED:
             step = WAVE_TEXTS.get(event.wave_name, {}).get(lang, STEP_NAMES[lang])
             reason = p.get(f"reason_{lang}") or p.get("reason", "")
-            return Outgoing(text("failed", lang, step=step.rstrip("…").lower(), reason=reason))
+            body = text("failed", lang, step=step.rstrip("…").lower(), reason=reason)
+            if not event.wave:  # not in a wave (the login expired…): /daftar starts over
+                return Outgoing(body)
+            return Outgoing(body, buttons=((retry_id(event.job_id, event.run,
+                                                             event.wave),
+                                            text("retry_button", lang)),))
     raise ValueError(f"no text for {event.kind}")
 
 

@@ -359,8 +359,7 @@ class JobStore:
             raise IllegalTransitionError(job_id, job.status, Status.QUEUED)
         self.clear_checkpoints(job_id, wave)
         if wave <= 8:
-            for doc in self._ref(job_id).collection("images").stream():
-                doc.reference.delete()
+            self.clear_images(job_id)
         return self.transition(job_id, Status.QUEUED, expect={Status.COMPLETED, Status.FAILED},
                                run=job.run + 1, dispatch=0, redispatches=0, queuedAt=now(),
                                current_wave=wave - 1, error=None, completed_at=None,
@@ -369,6 +368,10 @@ class JobStore:
     def checkpoints(self, job_id: str) -> dict[int, dict[str, Any]]:
         docs = self._ref(job_id).collection("waves").stream()
         return {int(d.id): d.to_dict()["output"] for d in docs}
+
+    def clear_images(self, job_id: str) -> None:
+        for doc in self._ref(job_id).collection("images").stream():
+            doc.reference.delete()
 
     def clear_checkpoints(self, job_id: str, from_wave: int) -> None:
         for doc in self._ref(job_id).collection("waves").stream():

@@ -61,6 +61,15 @@ class WhatsAppClient:
             "action": {"name": "cta_url",
                        "parameters": {"display_text": label[:20], "url": url}}}})
 
+    def send_buttons(self, to: str, body: str, buttons: tuple[tuple[str, str], ...]) -> str:
+        """A text with up to three reply buttons, each (id, title); a tap comes back to the
+        webhook with the id (jiwa/buttons.py)."""
+        return self._send({**_addressed(to), "type": "interactive", "interactive": {
+            "type": "button", "body": {"text": body[:1024]},
+            "action": {"buttons": [{"type": "reply", "reply": {"id": bid[:256],
+                                                               "title": title[:20]}}
+                                   for bid, title in buttons[:3]]}}})
+
     def _send(self, message: dict[str, Any]) -> str:
         payload = {"messaging_product": "whatsapp", "recipient_type": "individual", **message}
         try:

@@ -5,10 +5,12 @@ delivery has been handled, never after a pause."""
 
 from __future__ import annotations
 
-from conversations import ACCEPTED, backbone
+from conversations import ACCEPTED, DONE_EN, backbone
 from harness import Harness, new_phone, wait_for
 
+from integration.test_end_to_end import WAVE_TEXTS_EN, expected_conversation
 from jiwa.events import OnboardingRequested, ProgressEvent, ProgressKind
+from jiwa.messages import text
 
 
 def test_redelivered_requested_message_launches_one_run(harness: Harness) -> None:
@@ -72,3 +74,15 @@ def test_job_failing_on_its_last_attempt_tells_the_user_once(harness: Harness) -
         "Sorry, something went wrong while preparing your products: the test said so. "
         "Send /register to try again.")).texts
     assert len(harness.job_processes(job.id)) == 2  # Cloud Run's retry, then FAILED
+
+    # The failure message carries "Try again": once the cause is gone, a tap reruns the job
+    # from the wave that failed, and the rest of the onboarding arrives.
+    harness.control(phone)
+    [button] = harness.buttons(phone)
+    assert harness.tap(phone, button).status_code == 200
+    after = harness.final_texts(job.id, phone, "Done!")[len(texts):]
+    rest = expected_conversation()[expected_conversation().index(WAVE_TEXTS_EN[3]):]
+    assert sorted(after) == sorted([text("retry_started", "en"), *rest, DONE_EN])
+    assert after[-1] == DONE_EN and harness.store.require(job.id).run == 2
+    assert harness.tap(phone, button).status_code == 200  # that failure was retried already
+    wait_for(lambda: harness.texts(phone)[-1] == text("retry_unavailable", "en") or None, 10)

@@ -250,6 +250,10 @@ class FakeJobStore(JobStore):
         with self._lock:
             return copy.deepcopy(self.image_docs[job_id])
 
+    def clear_images(self, job_id: str) -> None:
+        with self._lock:
+            self.image_docs.pop(job_id, None)
+
     def save_checkpoint(self, job_id: str, wave: int, name: str, output: dict[str, Any],
                         started_at: datetime | None = None) -> None:
         with self._lock:

@@ -47,8 +47,8 @@ def test_every_method_reaching_firestore_has_a_fake(real: type, fake: type) -> N
 def test_an_unfaked_method_says_which() -> None:
     store = FakeJobStore()
     store.put(Job(id="job_x", phone="6281", status=Status.COMPLETED))
-    with pytest.raises(NotImplementedError, match=r"JobStore\.rerun_from"):
-        store.rerun_from("job_x", 3)
+    with pytest.raises(NotImplementedError, match=r"JobStore\.wave_timeline"):
+        store.wave_timeline("job_x")
 
 
 def test_the_fake_store_keeps_the_transition_table() -> None:

@@ -4,7 +4,7 @@ check, without another tool: every import, lazy ones inside functions included).
 - production code never imports the development tools (`jiwa.dev`);
 - clients and handlers never import the job runner: failures live in `jiwa.failures`;
 - the waves receive their services (`WaveServices`), not the client container;
-- the bottom modules (failures, messages, events, lifecycle, queries) import nothing of
+- the bottom modules (failures, messages, events, lifecycle, queries, buttons) import nothing of
   ours above them.
 """
 
@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "shared" / "jiwa"
-BOTTOM = {"jiwa.failures", "jiwa.messages", "jiwa.events", "jiwa.lifecycle", "jiwa.queries"}
+BOTTOM = {"jiwa.failures", "jiwa.messages", "jiwa.events", "jiwa.lifecycle", "jiwa.queries",
+          "jiwa.buttons"}
 
 
 def _module(path: Path) -> str:

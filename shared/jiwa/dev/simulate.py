@@ -45,6 +45,17 @@ def webhook_body(phone: str, text: str, wamid: str | None = None,
                           "text": {"body": text}}]}}]}]}
 
 
+def tap_body(phone: str, button_id: str, wamid: str | None = None) -> dict[str, Any]:
+    """The webhook for a tap on one of our reply buttons: an interactive `button_reply`
+    carrying the id we gave the button (WIRE.md)."""
+    envelope = webhook_body(phone, "", wamid)
+    message = envelope["entry"][0]["changes"][0]["value"]["messages"][0]
+    message.pop("text")
+    message.update({"type": "interactive", "interactive": {
+        "type": "button_reply", "button_reply": {"id": button_id, "title": "…"}}})
+    return envelope
+
+
 def sign(secret: str, raw: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
 

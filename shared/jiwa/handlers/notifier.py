@@ -66,6 +66,8 @@ class Notifier:
         try:
             if outgoing.image_url:
                 wamid = self._whatsapp.send_image(job.phone, outgoing.image_url, outgoing.body)
+            elif outgoing.buttons:
+                wamid = self._whatsapp.send_buttons(job.phone, outgoing.body, outgoing.buttons)
             else:
                 wamid = self._whatsapp.send_text(job.phone, outgoing.body)
         except WhatsAppError as exc:

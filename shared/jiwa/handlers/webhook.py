@@ -9,9 +9,11 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from jiwa import buttons
 from jiwa.crypto import StateSigner, mask_phone, phone_digest
 from jiwa.guards import Claim, RateLimiter, SendGuard
 from jiwa.handlers.statuses import StatusHandler
+from jiwa.handlers.taps import TapHandler
 from jiwa.instagram import InstagramClient
 from jiwa.messages import detect_language, text
 from jiwa.store import Job, JobStore, Status
@@ -43,7 +45,8 @@ class WebhookHandler:
     def __init__(self, *, app_secret: str, verify_token: str, default_language: str,
                  store: JobStore, inbound: SendGuard, whatsapp: WhatsAppClient,
                  instagram: InstagramClient, signer: StateSigner,
-                 limiter: RateLimiter, statuses: StatusHandler | None = None) -> None:
+                 limiter: RateLimiter, statuses: StatusHandler | None = None,
+                 taps: TapHandler | None = None) -> None:
         self._secret = app_secret.encode()
         self._verify_token = verify_token
         self._default_language = default_language
@@ -51,6 +54,7 @@ class WebhookHandler:
         self._whatsapp, self._instagram, self._signer = whatsapp, instagram, signer
         self._limiter = limiter
         self._statuses = statuses
+        self._taps = taps  # reply buttons: retry a failure, show the calendar again
 
     def verify(self, args: Mapping[str, str]) -> Reply:
         """Meta's subscription handshake: echo the challenge only for our token."""
@@ -131,6 +135,10 @@ class WebhookHandler:
                 self._whatsapp.send_text(to, text("rate_limited", language))
             log.warning("webhook: rate limited %s", mask_phone(to))
             return "rate_limited"
+        tap = buttons.parse(message.text) if self._taps is not None else None
+        if tap is not None:
+            assert self._taps is not None
+            return self._taps.answer(to, tap, language)
         if command in START_COMMANDS:
             job, created = self._store.open_for_phone(to, language)
             if job.status == Status.AWAITING_AUTH:
