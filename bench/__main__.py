@@ -1,12 +1,18 @@
-"""`./emulator.sh bench`: orchestration overhead, streaming vs barrier, time to first
-message, webhook and notifier latency, and concurrent onboardings, on this machine, with
-provider latencies injected by the stand-ins. Reports numbers; asserts nothing about time.
+"""`./emulator.sh bench [delivery]`: the benchmarks, on this machine, with provider
+latencies injected by the stand-ins. They report numbers and assert nothing about time.
+
+- (no argument) bench/run.py: orchestration overhead, streaming vs barrier, time to first
+  message, webhook and notifier latency, and concurrent onboardings;
+- `delivery` bench/delivery.py: status-callback throughput, and what pacing costs.
 """
 
 from __future__ import annotations
 
 import sys
 
-from bench.run import main
+if sys.argv[1:2] == ["delivery"]:
+    from bench.delivery import main
+else:
+    from bench.run import main
 
 sys.exit(main())

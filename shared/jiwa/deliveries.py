@@ -17,6 +17,7 @@ from typing import Any
 from google.api_core.exceptions import AlreadyExists, Conflict
 from google.cloud import firestore
 
+from jiwa.group_commit import GroupCommitter
 from jiwa.guards import document_id
 from jiwa.whatsapp import DeliveryStatus
 
@@ -55,6 +56,7 @@ class DeliveryLog:
     def __init__(self, client: firestore.Client) -> None:
         self._col = client.collection("deliveries")
         self._resends = client.collection("deliveryResends")
+        self._writes = GroupCommitter(client)  # concurrent status writes, one commit
 
     def accepted(self, wamid: str, *, event_id: str, job_id: str, kind: str) -> None:
         self._col.document(document_id(wamid)).set(
@@ -68,7 +70,7 @@ class DeliveryLog:
         fields: dict[str, Any] = {"wamid": status.wamid, "statusAt": {status.status: at}}
         if status.errors:
             fields["error"] = {"code": status.code, "title": status.errors[0][1]}
-        self._col.document(document_id(status.wamid)).set(fields, merge=True)
+        self._writes.merge(self._col.document(document_id(status.wamid)), fields)
 
     def get(self, wamid: str) -> dict[str, Any] | None:
         snap = self._col.document(document_id(wamid)).get()

@@ -401,12 +401,17 @@ class FakeFirestore:
     """The plain document calls (no transactions) that PoisonGuard and DeliveryLog make:
     `collection().document()` with `set` (merge=True merges maps, as Firestore does;
     `Increment`, `SERVER_TIMESTAMP`), `create` (AlreadyExists), `update` (NotFound),
-    `delete`, `get`, and equality `where(filter=FieldFilter(...)).stream()`. Anything else
+    `delete`, `get`, equality `where(filter=FieldFilter(...)).stream()`, and `batch()` of
+    sets (GroupCommitter). Anything else
     is an AttributeError, so a new kind of call shows up at once."""
 
     def __init__(self) -> None:
         self.data: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         self.lock = threading.Lock()
+        self.commits = 0  # batched writes committed
+
+    def batch(self) -> _Batch:
+        return _Batch(self)
 
     def collection(self, name: str) -> _Collection:
         return _Collection(self, self.data[name])
@@ -463,6 +468,10 @@ class _Document:
     docs: dict[str, dict[str, Any]]
     id: str
 
+    @property
+    def path(self) -> str:  # unique per collection and id, as Firestore's path is
+        return f"{id(self.docs)}/{self.id}"
+
     def set(self, values: dict[str, Any], merge: bool = False) -> None:
         with self.db.lock:
             self.docs[self.id] = _resolved(self.docs.get(self.id) if merge else None,
@@ -488,6 +497,23 @@ class _Document:
     def get(self) -> _Snapshot:
         with self.db.lock:
             return _Snapshot(self.id, self.id in self.docs, copy.deepcopy(self.docs.get(self.id)))
+
+
+@dataclass
+class _Batch:
+    """A batched write: its sets applied together on commit (counted in `db.commits`)."""
+
+    db: FakeFirestore
+    writes: list[tuple[_Document, dict[str, Any], bool]] = field(default_factory=list)
+
+    def set(self, ref: _Document, values: dict[str, Any], merge: bool = False) -> None:
+        assert ref.path not in {w[0].path for w in self.writes}, "a batch writes a doc once"
+        self.writes.append((ref, values, merge))
+
+    def commit(self) -> None:
+        self.db.commits += 1
+        for ref, values, merge in self.writes:
+            ref.set(values, merge=merge)
 
 
 # -- Pub/Sub ------------------------------------------------------------------------------

@@ -89,8 +89,11 @@ class WebhookHandler:
         if statuses:
             assert self._statuses is not None
             self._statuses.record(statuses)
-        log.info("webhook: %d text message(s), %d status(es), %d other item(s) ignored, "
-                 "%d to retry", len(messages), len(statuses), skipped - len(statuses), failed)
+        # A POST of statuses only (the most frequent by far) logs at debug: a line per
+        # status would cost more than recording it. Failures log on their own.
+        log.log(logging.INFO if messages or failed else logging.DEBUG,
+                "webhook: %d text message(s), %d status(es), %d other item(s) ignored, "
+                "%d to retry", len(messages), len(statuses), skipped - len(statuses), failed)
         # Non-2xx asks WhatsApp to redeliver; the inbound guard makes the redelivery safe.
         return Reply(503, "retry") if failed else Reply(200, "ok")
 
