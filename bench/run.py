@@ -54,11 +54,13 @@ class Driver:
     def __init__(self, state: Any) -> None:
         from google.cloud import firestore
 
+        from jiwa.crypto import PhoneDigest
         from jiwa.store import JobStore
 
         self.state, self.env = state, state.env
         self.http = httpx.Client(timeout=60)
-        self.store = JobStore(firestore.Client(project=state.project))
+        self.store = JobStore(firestore.Client(project=state.project),
+                              phones=PhoneDigest(state.env["PHONE_DIGEST_KEY"]))
 
     def user(self, phone: str) -> Any:
         from jiwa.dev.simulate import WhatsAppUser

@@ -22,7 +22,7 @@ locals {
   functions = {
     whatsapp_webhook = {
       public  = true
-      secrets = ["WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "OAUTH_STATE_SECRET"]
+      secrets = ["WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "OAUTH_STATE_SECRET", "PHONE_DIGEST_KEY"]
     }
     instagram_oauth = {
       public  = true
@@ -34,7 +34,7 @@ locals {
     }
     notifier = {
       public  = false
-      secrets = ["WHATSAPP_ACCESS_TOKEN"]
+      secrets = ["WHATSAPP_ACCESS_TOKEN", "PHONE_DIGEST_KEY"]
     }
     sweeper = {
       public  = false
@@ -45,7 +45,7 @@ locals {
   secrets = toset([
     "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN",
     "INSTAGRAM_APP_SECRET", "ANTHROPIC_API_KEY", "FAL_KEY",
-    "OAUTH_STATE_SECRET", "TOKEN_ENCRYPTION_KEY",
+    "OAUTH_STATE_SECRET", "TOKEN_ENCRYPTION_KEY", "PHONE_DIGEST_KEY",
   ])
 
   # Plain settings every function and the job read (jiwa/settings.py).

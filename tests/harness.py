@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from google.cloud import firestore
 
+from jiwa.crypto import PhoneDigest
 from jiwa.dev.simulate import message_text, sign, tap_body, webhook_body
 from jiwa.dev.stack import StackState
 from jiwa.events import EventPublisher, ProgressEvent, ProgressKind
@@ -72,7 +73,8 @@ class Harness:
         self.env = state.env
         self.http = httpx.Client(timeout=30.0)
         self.db = firestore.Client(project=state.project)
-        self.store = JobStore(self.db)
+        self.phones = PhoneDigest(self.env["PHONE_DIGEST_KEY"])  # the stack's key
+        self.store = JobStore(self.db, phones=self.phones)
         self._publisher: EventPublisher | None = None
 
     # -- the user's side -------------------------------------------------------------

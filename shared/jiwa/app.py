@@ -54,7 +54,7 @@ def webhook() -> WebhookHandler:
                           default_language=s.default_language, store=c.store,
                           inbound=c.guard("inboundMessages"), whatsapp=c.whatsapp,
                           instagram=c.instagram, signer=c.signer,
-                          limiter=c.rate_limiter(s.commands_per_minute),
+                          limiter=c.rate_limiter(s.commands_per_minute), phones=c.phones,
                           statuses=StatusHandler(c.deliveries, c.store, c.guard("notifications"),
                                                  c.publisher, held_messages(c)),
                           taps=TapHandler(c.store, c.guard("retryTaps"), c.publisher,

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from jiwa.crypto import StateSigner, TokenCipher
+from jiwa.crypto import PhoneDigest, StateSigner, TokenCipher
 from jiwa.deliveries import DeliveryLog
 from jiwa.events import EventPublisher
 from jiwa.guards import RateLimiter, SendGuard
@@ -38,7 +38,15 @@ class Clients:
         # One login window: the sweeper expires logins after the same TTL as the state.
         window = timedelta(seconds=self.settings.oauth_state_ttl_seconds)
         log = QueryLog(self.settings.query_log) if self.settings.query_log else None
-        return JobStore(self.firestore, login_window=window, on_query=log)
+        # The key only where it is deployed (the webhook, the notifier, the operator's
+        # CLI): the job, the dispatcher and the sweeper never look a job up by phone.
+        phones = self.phones if self.settings.phone_digest_key else None
+        return JobStore(self.firestore, login_window=window, on_query=log, phones=phones)
+
+    @functools.cached_property
+    def phones(self) -> PhoneDigest:
+        self.settings.require("phone_digest_key")
+        return PhoneDigest(self.settings.phone_digest_key)
 
     @functools.cached_property
     def publisher(self) -> EventPublisher:
@@ -86,13 +94,13 @@ class Clients:
 
     @functools.cached_property
     def window(self) -> ConversationWindow:
-        return ConversationWindow(self.firestore)
+        return ConversationWindow(self.firestore, self.phones)
 
     @functools.cached_property
     def pacer(self) -> PairPacer:
         s = self.settings
         return PairPacer(self.firestore, PairRate(s.whatsapp_pair_interval_seconds,
-                                                  s.whatsapp_pair_burst),
+                                                  s.whatsapp_pair_burst), self.phones,
                          max_wait=s.whatsapp_pacing_max_wait_seconds)
 
     def guard(self, collection: str) -> SendGuard:

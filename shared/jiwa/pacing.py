@@ -24,7 +24,7 @@ from typing import Any
 
 from google.cloud import firestore
 
-from jiwa.crypto import phone_digest
+from jiwa.crypto import PhoneDigest
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,13 @@ class PairPacer:
     later (the ordered subscription holds the messages behind it, so order is kept and no
     instance waits long)."""
 
-    def __init__(self, client: firestore.Client, rate: PairRate, max_wait: float = 10.0,
+    def __init__(self, client: firestore.Client, rate: PairRate, phones: PhoneDigest,
+                 max_wait: float = 10.0,
                  clock: Callable[[], float] | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._client = client
         self.rate, self.max_wait = rate, max_wait
+        self._phones = phones
         self._clock = clock or (lambda: datetime.now(UTC).timestamp())
         self._sleep = sleep
 
@@ -75,7 +77,7 @@ class PairPacer:
             wait, next_due = self.rate.admit(due, now)
             return (None, None) if wait > self.max_wait else (wait, next_due)
 
-        return self._update(phone_digest(recipient), decide)
+        return self._update(self._phones(recipient), decide)
 
     def _update(self, key: str, decide: Callable[[float], tuple[float | None, float | None]]
                 ) -> float | None:

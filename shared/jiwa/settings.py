@@ -212,6 +212,8 @@ class Settings(BaseSettings):
 
     default_language: Literal["id", "en"] = Field("id", description="id or en")
     commands_per_minute: Count = 6
+    # Keys the document ids derived from phone numbers (crypto.PhoneDigest)
+    phone_digest_key: Secret = Field("", min_length=16, description="at least 16 characters")
     job_max_attempts: Count = 2
     heartbeat_seconds: Seconds = 15.0
     stale_heartbeat_seconds: Seconds = 120.0

@@ -17,7 +17,7 @@ from typing import Any
 from google.api_core.exceptions import AlreadyExists, Conflict
 from google.cloud import firestore
 
-from jiwa.crypto import phone_digest
+from jiwa.crypto import PhoneDigest
 from jiwa.events import ProgressEvent
 from jiwa.queries import DESCENDING, IndexFields, QueryShape
 
@@ -117,10 +117,17 @@ def now() -> datetime:
 
 class JobStore:
     def __init__(self, client: firestore.Client, login_window: timedelta = timedelta(minutes=15),
-                 on_query: Callable[[QueryShape], None] | None = None):
+                 on_query: Callable[[QueryShape], None] | None = None,
+                 phones: PhoneDigest | None = None):
         self._db = client
         self._login_window = login_window
         self._on_query = on_query  # the tests record every query's shape (jiwa/queries.py)
+        self._phones = phones  # only the processes that look jobs up by phone hold the key
+
+    def _phone_lock(self, phone: str) -> Any:
+        if self._phones is None:
+            raise RuntimeError("looking a job up by phone needs PHONE_DIGEST_KEY")
+        return self._db.collection("activePhones").document(self._phones(phone))
 
     def _select(self, collection: str, *, equal: dict[str, Any] | None = None,
                 before: dict[str, Any] | None = None, order: IndexFields = (),
@@ -156,7 +163,7 @@ class JobStore:
 
     def latest_job_for(self, phone: str) -> Job | None:
         """The phone's most recent job, active or finished."""
-        lock = self._db.collection("activePhones").document(phone_digest(phone)).get()
+        lock = self._phone_lock(phone).get()
         return self.get(lock.get("jobId")) if lock.exists else None
 
     def list_jobs(self, status: Status | None = None, limit: int = 100) -> list[Job]:
@@ -170,7 +177,7 @@ class JobStore:
         A login that was never finished within the window expires here, so the user can
         start again; any other active job is returned as it is (one active job per phone).
         """
-        lock_ref = self._db.collection("activePhones").document(phone_digest(phone))
+        lock_ref = self._phone_lock(phone)
 
         @firestore.transactional
         def txn(transaction: firestore.Transaction) -> tuple[Job, bool]:

@@ -1,4 +1,4 @@
-"""The 24-hour customer-service window: `conversations/{phone digest}`.
+"""The 24-hour customer-service window: `conversations/{phone digest}` (keyed: PhoneDigest).
 
 WhatsApp delivers free-form messages only within 24 hours of the user's last message;
 outside it only an approved template may go out, and a free-form send fails with 131047
@@ -18,7 +18,7 @@ from typing import Any
 
 from google.cloud import firestore
 
-from jiwa.crypto import phone_digest
+from jiwa.crypto import PhoneDigest
 from jiwa.guards import SendGuard
 from jiwa.store import Job
 from jiwa.whatsapp import WhatsAppClient, WhatsAppError
@@ -37,11 +37,12 @@ class Held:
 
 
 class ConversationWindow:
-    def __init__(self, client: firestore.Client) -> None:
+    def __init__(self, client: firestore.Client, phones: PhoneDigest) -> None:
         self._db, self._col = client, client.collection("conversations")
+        self._phones = phones
 
     def _ref(self, phone: str) -> Any:
-        return self._col.document(phone_digest(phone))
+        return self._col.document(self._phones(phone))
 
     def touch(self, phone: str, at: datetime | None = None) -> None:
         """The user wrote: the window is open for 24 hours from `at`."""

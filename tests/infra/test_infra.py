@@ -118,7 +118,7 @@ DEFAULTED = {
 
 def test_every_setting_is_deployed_or_deliberately_defaulted() -> None:
     secrets = set(re.findall(r'"([A-Z_]+)"', LOCALS["secrets"]))
-    assert len(secrets) == 8
+    assert len(secrets) == 9
     deployed = set(LOCALS["common_env"]) | secrets | {
         "ANTHROPIC_MODEL", "ANTHROPIC_SCORE_MODEL", "FAL_MODEL", "JIWA_HEARTBEAT_SECONDS"}
     missing = set(env_names()) - deployed - DEFAULTED
@@ -137,7 +137,8 @@ def test_secrets_are_granted_per_secret_and_read_as_secret_env() -> None:
     assert not re.search(r"\bsecret_data(_wo)?\s*=", _text())
     assert "google_secret_manager_secret_version" not in RES
     assert DATA["google_secret_manager_secret_version"]["filled"]["fetch_secret_data"] is False
-    assert set(LOCALS["functions"]["notifier"]["secrets"]) == {"WHATSAPP_ACCESS_TOKEN"}
+    assert set(LOCALS["functions"]["notifier"]["secrets"]) == {"WHATSAPP_ACCESS_TOKEN",
+                                                               "PHONE_DIGEST_KEY"}
     assert LOCALS["functions"]["dispatcher"]["secrets"] == []
 
 

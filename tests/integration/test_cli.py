@@ -18,7 +18,8 @@ JIWA = str(Path(sys.executable).parent / "jiwa")
 
 def jiwa(h: Harness, *args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **{k: h.env[k] for k in (
-        "GOOGLE_CLOUD_PROJECT", "PUBSUB_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST")},
+        "GOOGLE_CLOUD_PROJECT", "PUBSUB_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST",
+        "PHONE_DIGEST_KEY")},
         "COLUMNS": "200", **env_vars}
     return subprocess.run([JIWA, *args], env=env, capture_output=True, text=True, timeout=90,
                           check=False)

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from google.cloud import firestore
 
+from jiwa.crypto import PhoneDigest, phone_digest
 from jiwa.events import ProgressEvent, ProgressKind
 from jiwa.store import (
     ALLOWED,
@@ -22,7 +23,8 @@ from jiwa.store import (
 
 @pytest.fixture
 def store(harness) -> JobStore:
-    return JobStore(firestore.Client(project=f"store-{secrets.token_hex(4)}"))
+    return JobStore(firestore.Client(project=f"store-{secrets.token_hex(4)}"),
+                    phones=PhoneDigest("store-test-phone-key"))
 
 
 def _job_in(store: JobStore, status: Status) -> Job:
@@ -83,6 +85,19 @@ def test_one_active_job_per_phone_and_expiry_of_stale_logins(store) -> None:
     assert created_fresh and fresh.id != first.id
     old = store.require(first.id)
     assert old.status == Status.FAILED and old.error and old.error["code"] == "login_expired"
+
+
+def test_a_phone_becomes_a_keyed_document_id(store) -> None:
+    """`activePhones` ids are keyed: the unkeyed digest of a 12-digit number was found by
+    hashing every candidate (about a million a second)."""
+    phone = "628123456789"
+    store.open_for_phone(phone, "id")
+    ids = {d.id for d in store._db.collection("activePhones").stream()}
+    assert PhoneDigest("store-test-phone-key")(phone) in ids
+    assert phone_digest(phone) not in ids and phone not in ids
+    assert PhoneDigest("another-phone-key")(phone) != PhoneDigest("store-test-phone-key")(phone)
+    with pytest.raises(ValueError, match="16 characters"):
+        PhoneDigest("short")
 
 
 def test_login_state_is_consumed_once(store) -> None:

@@ -7,13 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 from harness import Harness, new_phone, wait_for
 
-from jiwa.crypto import phone_digest
 from jiwa.events import OnboardingRequested, ProgressEvent
 from jiwa.messages import render, text
 
 
 def _conversation_record(harness: Harness, phone: str) -> dict:
-    snap = harness.db.collection("conversations").document(phone_digest(phone)).get()
+    snap = harness.db.collection("conversations").document(harness.phones(phone)).get()
     return snap.to_dict() or {}
 
 
@@ -38,7 +37,7 @@ def _onboarded(harness: Harness) -> tuple[str, str]:
 def test_a_rerun_outside_the_window_waits_for_the_users_reply(harness: Harness) -> None:
     phone, job_id = _onboarded(harness)
     before = len(harness.texts(phone))
-    harness.db.collection("conversations").document(phone_digest(phone)).set(
+    harness.db.collection("conversations").document(harness.phones(phone)).set(
         {"lastInboundAt": datetime.now(UTC) - timedelta(hours=25)}, merge=True)
     queued = harness.store.rerun_from(job_id, 7)
     harness.publisher().publish_requested(OnboardingRequested.for_run(job_id, queued.run))

@@ -41,7 +41,7 @@ from google.api_core.exceptions import AlreadyExists, NotFound
 from google.cloud import firestore
 
 from jiwa.clients import Clients
-from jiwa.crypto import TokenCipher, phone_digest
+from jiwa.crypto import PhoneDigest, TokenCipher, phone_digest
 from jiwa.events import EventPublisher, ProgressEvent
 from jiwa.guards import Claim, RateLimiter, SendGuard
 from jiwa.pacing import PairPacer, PairRate
@@ -79,6 +79,7 @@ def settings(**overrides: Any) -> Settings:
         "instagram_redirect_uri": "https://jiwa.example/oauth",
         "oauth_state_secret": "unit-oauth-state-secret-0123456789",
         "token_encryption_key": UNIT_KEY, "anthropic_api_key": "sk-unit", "fal_key": "fal-unit",
+        "phone_digest_key": "unit-phone-digest-key",
     }
     return Settings(**{**values, **overrides})
 
@@ -373,7 +374,8 @@ class FakePairPacer(PairPacer):
 
     def __init__(self, rate: PairRate, max_wait: float = 10.0) -> None:
         self.now = 1_000_000.0
-        super().__init__(None, rate, max_wait, clock=lambda: self.now,  # type: ignore[arg-type]
+        super().__init__(None, rate, PhoneDigest("unit-phone-digest-key"),  # type: ignore[arg-type]
+                         max_wait, clock=lambda: self.now,
                          sleep=self._advance)
         self.due: dict[str, float] = {}
         self.slept: list[float] = []

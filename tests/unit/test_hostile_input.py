@@ -63,7 +63,8 @@ def test_plain_ids_stay_readable() -> None:
 def _handler() -> WebhookHandler:
     return WebhookHandler(app_secret="app-secret", verify_token="v", default_language="id",
                           store=None, inbound=None, whatsapp=None,  # type: ignore[arg-type]
-                          instagram=None, signer=None, limiter=None)  # type: ignore[arg-type]
+                          instagram=None, signer=None, limiter=None,  # type: ignore[arg-type]
+                          phones=None)  # type: ignore[arg-type]
 
 
 def _sign(raw: bytes) -> str:

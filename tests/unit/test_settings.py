@@ -77,7 +77,7 @@ BAD = [
     ("JIWA_STALE_HEARTBEAT_SECONDS", "10"), ("JIWA_QUEUED_TIMEOUT_SECONDS", "inf"),
     ("JIWA_MAX_REDISPATCHES", "many"), ("JIWA_PIPELINE", "jiwa.waves.build_pipeline"),
     ("JIWA_LOG_LEVEL", "LOUD"), ("OAUTH_STATE_SECRET", "too-short"),
-    ("TOKEN_ENCRYPTION_KEY", "not-32-bytes"),
+    ("TOKEN_ENCRYPTION_KEY", "not-32-bytes"), ("PHONE_DIGEST_KEY", "too-short"),
 ]
 
 

@@ -51,6 +51,9 @@ class Operations:
     # -- jobs ------------------------------------------------------------------------
     def list_jobs(self, status: str | None, phone: str | None,
                   limit: int) -> list[dict[str, Any]]:
+        if phone and not self._clients.settings.phone_digest_key:
+            raise OperatorError("--phone needs PHONE_DIGEST_KEY (the secret phone-digest-key): "
+                                "jobs are found by a keyed digest of the number")
         if phone:
             latest = self.store.latest_job_for(phone)
             jobs = [latest] if latest and (not status or latest.status == status) else []

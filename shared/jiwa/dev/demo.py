@@ -37,9 +37,11 @@ def main() -> int:
 
     os.environ["FIRESTORE_EMULATOR_HOST"] = env["FIRESTORE_EMULATOR_HOST"]
 
+    from jiwa.crypto import PhoneDigest
     from jiwa.store import JobStore
 
-    store = JobStore(firestore.Client(project=state["project"]))
+    store = JobStore(firestore.Client(project=state["project"]),
+                     phones=PhoneDigest(env["PHONE_DIGEST_KEY"]))
     job = store.latest_job_for(phone)
     print(f"\nFinished in {time.monotonic() - started:.1f}s. Previews saved in {out_dir}")
     if job:

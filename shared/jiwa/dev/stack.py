@@ -174,6 +174,7 @@ class Stack:
             "INSTAGRAM_REDIRECT_URI": s.url("instagram_oauth") + "/",
             "INSTAGRAM_AUTH_URL": meta, "INSTAGRAM_API_URL": meta, "INSTAGRAM_GRAPH_URL": meta,
             "OAUTH_STATE_SECRET": "local-state-secret-" + os.urandom(8).hex(),
+            "PHONE_DIGEST_KEY": "local-phone-key-" + os.urandom(8).hex(),
             "TOKEN_ENCRYPTION_KEY": TokenCipher.generate_key(),
             "ANTHROPIC_API_KEY": "local-anthropic-key",
             "ANTHROPIC_BASE_URL": s.url("anthropic"),
@@ -249,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "JIWA_SAMPLE_SITE_URL": state.url("site"),
         "WHATSAPP_APP_SECRET": env["WHATSAPP_APP_SECRET"],
         "WHATSAPP_VERIFY_TOKEN": env["WHATSAPP_VERIFY_TOKEN"],
+        "PHONE_DIGEST_KEY": env["PHONE_DIGEST_KEY"],  # `jiwa jobs list --phone`
     }.items():
         # `source <(./emulator.sh env)` must reach the commands the shell runs next
         print(f"export {key}={shlex.quote(value)}")

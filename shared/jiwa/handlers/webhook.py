@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from jiwa import buttons
-from jiwa.crypto import StateSigner, mask_phone, phone_digest
+from jiwa.crypto import PhoneDigest, StateSigner, mask_phone
 from jiwa.guards import Claim, RateLimiter, SendGuard
 from jiwa.handlers.statuses import StatusHandler
 from jiwa.handlers.taps import TapHandler
@@ -45,14 +45,14 @@ class WebhookHandler:
     def __init__(self, *, app_secret: str, verify_token: str, default_language: str,
                  store: JobStore, inbound: SendGuard, whatsapp: WhatsAppClient,
                  instagram: InstagramClient, signer: StateSigner,
-                 limiter: RateLimiter, statuses: StatusHandler | None = None,
-                 taps: TapHandler | None = None) -> None:
+                 limiter: RateLimiter, phones: PhoneDigest,
+                 statuses: StatusHandler | None = None, taps: TapHandler | None = None) -> None:
         self._secret = app_secret.encode()
         self._verify_token = verify_token
         self._default_language = default_language
         self._store, self._inbound = store, inbound
         self._whatsapp, self._instagram, self._signer = whatsapp, instagram, signer
-        self._limiter = limiter
+        self._limiter, self._phones = limiter, phones
         self._statuses = statuses
         self._taps = taps  # reply buttons: retry a failure, show the calendar again
 
@@ -132,7 +132,7 @@ class WebhookHandler:
         command = " ".join(message.text.strip().lower().split())[:40]
         language = detect_language(message.text, self._default_language)
         to = message.sender
-        allowed, tell = self._limiter.hit(phone_digest(to))
+        allowed, tell = self._limiter.hit(self._phones(to))
         if not allowed:
             if tell:
                 self._whatsapp.send_text(to, text("rate_limited", language))
