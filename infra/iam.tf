@@ -97,3 +97,43 @@ resource "time_sleep" "runtime_iam" {
     )))
   }
 }
+
+# Operators (`jiwa pubsub replay|snapshot|seek`, issue #19): exactly what Pub/Sub's own
+# replay needs, and no function's or the job's identity changes. Per the Pub/Sub access
+# control table (https://cloud.google.com/pubsub/docs/access-control): creating a
+# subscription takes pubsub.subscriptions.create on the project and
+# pubsub.topics.attachSubscription on the topic; Seek and pull take
+# pubsub.subscriptions.consume (and pubsub.snapshots.seek for a snapshot); a snapshot
+# takes pubsub.snapshots.create on the project and consume on its subscription. Project
+# level because the replay subscriptions are made at run time, under names not known here.
+resource "google_project_iam_custom_role" "replay_operator" {
+  project     = var.project_id
+  role_id     = "jiwaReplayOperator"
+  title       = "Jiwa replay operator"
+  description = "Seek-based replay and snapshots of the Jiwa topics (jiwa pubsub)."
+  depends_on  = [time_sleep.apis]
+  permissions = [
+    "pubsub.subscriptions.create", "pubsub.subscriptions.delete", "pubsub.subscriptions.get",
+    "pubsub.subscriptions.list", "pubsub.subscriptions.consume",
+    "pubsub.topics.attachSubscription", "pubsub.topics.get",
+    "pubsub.snapshots.create", "pubsub.snapshots.delete", "pubsub.snapshots.get",
+    "pubsub.snapshots.list", "pubsub.snapshots.seek",
+  ]
+}
+
+resource "google_project_iam_member" "replay_operators" {
+  for_each = toset(var.replay_operators)
+  project  = var.project_id
+  role     = google_project_iam_custom_role.replay_operator.id
+  member   = each.value
+}
+
+# `--to notifier|dispatcher` republishes into our two topics: publisher on those only,
+# like every other publisher here (never on the project).
+resource "google_pubsub_topic_iam_member" "replay_operators" {
+  for_each = { for pair in setproduct(var.replay_operators, keys(google_pubsub_topic.main)) :
+  "${pair[0]}/${pair[1]}" => { member = pair[0], topic = pair[1] } }
+  topic  = google_pubsub_topic.main[each.value.topic].name
+  role   = "roles/pubsub.publisher"
+  member = each.value.member
+}

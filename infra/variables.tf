@@ -134,3 +134,9 @@ variable "function_max_instances" {
     error_message = "function_max_instances must be between 1 and 1000."
   }
 }
+
+variable "replay_operators" {
+  description = "Members (group:ops@example.com, user:…) given the replay operator role (iam.tf)."
+  type        = list(string)
+  default     = []
+}

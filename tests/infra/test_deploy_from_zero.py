@@ -245,8 +245,11 @@ def _topic(expr: str) -> str:
 
 
 def test_pubsub_publisher_is_granted_per_topic_never_on_the_project() -> None:
-    # project-level grants: the build identity's, and Firestore (no finer grant exists)
-    assert set(RES["google_project_iam_member"]) == {"build", "datastore"}
+    # project-level grants: the build identity's, Firestore (no finer grant exists), and
+    # the replay operators' custom role (subscriptions made at run time), which cannot publish
+    assert set(RES["google_project_iam_member"]) == {"build", "datastore", "replay_operators"}
+    assert not [p for p in RES["google_project_iam_custom_role"]["replay_operator"]
+                ["permissions"] if p.startswith("pubsub.topics.publish")]
     assert RES["google_project_iam_member"]["datastore"]["role"] == "roles/datastore.user"
     assert "roles/pubsub.publisher" not in json.dumps(RES["google_project_iam_member"])
     granted = {who: {_topic(t) for t in topics}

@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Column, Table
 
-from jiwa.cli import commands, doctor
+from jiwa.cli import commands, doctor, pubsub
 from jiwa.cli.progress import progress
 from jiwa.messages import WAVE_NAMES
 from jiwa.settings import SettingError
@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("--json", action="store_true")
 
     doctor.add_parser(sub)
+    pubsub.add_parser(sub)
     return parser
 
 
@@ -156,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "doctor":  # checks each setting itself, the project included
         return doctor.run(args)
     ops = commands.Operations.from_env()
+    if args.command == "pubsub":  # seek-based replay and snapshots (cli/pubsub.py)
+        return pubsub.run(args, ops.settings, ops.firestore)
     if args.command == "jobs" and args.action == "list":
         emit(ops.list_jobs(args.status, args.phone, args.limit), args.json, _jobs_table)
     elif args.command == "jobs":

@@ -35,6 +35,14 @@ class Operations:
         self._clients = clients
         self.store = clients.store
 
+    @property
+    def settings(self) -> Settings:
+        return self._clients.settings
+
+    @property
+    def firestore(self) -> Any:
+        return self._clients.firestore
+
     @classmethod
     def from_env(cls) -> Operations:
         try:
