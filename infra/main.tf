@@ -62,7 +62,12 @@ locals {
     JIWA_JOB_MAX_ATTEMPTS    = "2"
     JIWA_LOG_LEVEL           = "INFO"
     META_GRAPH_VERSION       = var.meta_graph_version
+    JIWA_IMAGE_BUCKET        = local.image_bucket
+    # admission (docs/decisions/0011): onboardings at once, and started per minute
+    JIWA_ADMISSION_MAX_RUNNING       = tostring(var.admission_max_running)
+    JIWA_ADMISSION_STARTS_PER_MINUTE = tostring(var.admission_starts_per_minute)
   }
+  image_bucket = "${var.project_id}-jiwa-images" # storage.tf
 }
 
 resource "google_project_service" "apis" {

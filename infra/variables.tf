@@ -140,3 +140,23 @@ variable "replay_operators" {
   type        = list(string)
   default     = []
 }
+
+variable "admission_max_running" {
+  description = "Onboardings running at once; the rest wait in line (docs/decisions/0011)."
+  type        = number
+  default     = 50
+  validation {
+    condition     = var.admission_max_running >= 1
+    error_message = "admission_max_running must be at least 1."
+  }
+}
+
+variable "admission_starts_per_minute" {
+  description = "Onboardings started per minute: keep it under the Cloud Run Admin API's per-minute quota on job runs in the region (see the project's Quotas page)."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.admission_starts_per_minute >= 1
+    error_message = "admission_starts_per_minute must be at least 1."
+  }
+}

@@ -6,6 +6,8 @@ import functools
 from datetime import timedelta
 
 from jiwa import logs
+from jiwa.admission import Admission
+from jiwa.admission_store import FirestoreAdmission
 from jiwa.clients import Clients, for_process
 from jiwa.handlers.dispatcher import Dispatcher
 from jiwa.handlers.notifier import Notifier
@@ -81,7 +83,20 @@ def launcher() -> Launcher:
 
 @functools.cache
 def dispatcher() -> Dispatcher:
-    return Dispatcher(_clients().store, launcher())
+    c = _clients()
+    return Dispatcher(c.store, launcher(), admission(), c.publisher)
+
+
+@functools.cache
+def admission() -> Admission | None:
+    """None unless JIWA_ADMISSION_MAX_RUNNING is set (docs/decisions/0011)."""
+    c = _clients()
+    s = c.settings
+    if s.admission_max_running is None:
+        return None
+    return Admission(FirestoreAdmission(c.firestore), max_running=s.admission_max_running,
+                     starts_per_minute=s.admission_starts_per_minute,
+                     job_seconds=s.admission_job_seconds)
 
 
 def guarded(subscription: str, topic: str) -> PoisonGuard:
@@ -109,14 +124,15 @@ def sweeper() -> Sweeper:
                    stale_heartbeat=timedelta(seconds=s.stale_heartbeat_seconds),
                    queued_timeout=timedelta(seconds=s.queued_timeout_seconds),
                    login_window=timedelta(seconds=s.oauth_state_ttl_seconds),
-                   max_redispatches=s.max_redispatches)
+                   max_redispatches=s.max_redispatches, admission=admission())
 
 
 @functools.cache
 def notifier() -> Notifier:
     c = _clients()
     return Notifier(c.store, c.guard("notifications"), c.whatsapp, c.deliveries,
-                    held_messages(c), c.pacer)
+                    held_messages(c), c.pacer,
+                    c.images if c.settings.image_bucket else None)
 
 
 def held_messages(c: Clients) -> HeldMessages:

@@ -12,6 +12,7 @@ from jiwa.crypto import PhoneDigest, StateSigner, TokenCipher
 from jiwa.deliveries import DeliveryLog
 from jiwa.events import EventPublisher
 from jiwa.guards import RateLimiter, SendGuard
+from jiwa.image_store import ImageStore
 from jiwa.instagram import InstagramClient
 from jiwa.pacing import PairPacer, PairRate
 from jiwa.queries import QueryLog
@@ -59,6 +60,12 @@ class Clients:
         # WhatsApp redelivery owns everything above that.
         return httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0),
                             transport=httpx.HTTPTransport(retries=2))
+
+    @functools.cached_property
+    def images(self) -> ImageStore:
+        s = self.settings
+        s.require("image_bucket")
+        return ImageStore.connect(s.image_bucket, s.project)
 
     @functools.cached_property
     def whatsapp(self) -> WhatsAppClient:

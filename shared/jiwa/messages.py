@@ -18,6 +18,12 @@ TEXTS: dict[str, dict[str, str]] = {
               "link (valid for 15 minutes):",
     },
     "login_button": {"id": "Hubungkan Instagram", "en": "Connect Instagram"},
+    "queued": {  # admission (jiwa.admission): told once, when the job joins the line
+        "id": "Banyak yang sedang mendaftar. Anda di antrean nomor {position}; onboarding "
+              "Anda mulai sekitar {minutes} menit lagi. Kami kabari di sini.",
+        "en": "Lots of people are signing up right now. You are number {position} in line; "
+              "your onboarding starts in about {minutes} minutes. We'll message you here.",
+    },
     "already_running": {
         "id": "Onboarding Anda sedang berjalan ({status}, tahap {wave} dari 9). "
               "Kami kabari setiap langkahnya di sini.",
@@ -207,6 +213,9 @@ def render(event: ProgressEvent, language: str) -> Outgoing:
     lang = language if language in LANGUAGES else "en"
     p = event.payload
     match event.kind:
+        case ProgressKind.ACCEPTED if "queue_position" in p:  # admission: in line
+            return Outgoing(text("queued", lang, position=p["queue_position"],
+                                 minutes=p.get("eta_minutes", "?")))
         case ProgressKind.ACCEPTED:
             return Outgoing(text("accepted", lang, handle=p.get("handle", "")))
         case ProgressKind.WAVE:

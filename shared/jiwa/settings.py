@@ -66,9 +66,13 @@ _ENV_NAMES = {
     "job_max_attempts": "JIWA_JOB_MAX_ATTEMPTS", "heartbeat_seconds": "JIWA_HEARTBEAT_SECONDS",
     "stale_heartbeat_seconds": "JIWA_STALE_HEARTBEAT_SECONDS",
     "queued_timeout_seconds": "JIWA_QUEUED_TIMEOUT_SECONDS",
+    "admission_max_running": "JIWA_ADMISSION_MAX_RUNNING",
+    "admission_starts_per_minute": "JIWA_ADMISSION_STARTS_PER_MINUTE",
+    "admission_job_seconds": "JIWA_ADMISSION_JOB_SECONDS",
     "max_redispatches": "JIWA_MAX_REDISPATCHES", "pipeline": "JIWA_PIPELINE",
     "log_level": "JIWA_LOG_LEVEL", "cloud_run_api_endpoint": "CLOUD_RUN_API_ENDPOINT",
     "anthropic_max_retries": "JIWA_ANTHROPIC_MAX_RETRIES", "image_count": "JIWA_IMAGE_COUNT",
+    "image_bucket": "JIWA_IMAGE_BUCKET",
     "image_concurrency": "JIWA_IMAGE_CONCURRENCY", "image_max_tries": "JIWA_IMAGE_MAX_TRIES",
     "image_quality_threshold": "JIWA_IMAGE_QUALITY_THRESHOLD", "fal_attempts": "JIWA_FAL_ATTEMPTS",
     "fal_timeout_seconds": "JIWA_FAL_TIMEOUT_SECONDS", "image_schedule": "JIWA_IMAGE_SCHEDULE",
@@ -181,6 +185,9 @@ class Settings(BaseSettings):
     fal_key: Secret = ""
     fal_base_url: Url | None = None
     fal_model: Name = "fal-ai/flux/schnell"
+    # the Cloud Storage bucket of our copy of each kept image (infra/storage.tf)
+    image_bucket: Annotated[str, _must(re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]").fullmatch,
+                                       "a Cloud Storage bucket name")] = ""
 
     anthropic_max_retries: Retries = 4
     image_count: Count = 6
@@ -209,15 +216,19 @@ class Settings(BaseSettings):
                                        description="at least 16 characters")
     token_encryption_key: Annotated[Secret, _must(_is_aes_key, "32 bytes, base64url-encoded")] = ""
     oauth_state_ttl_seconds: Count = 900
+    # Keys the document ids derived from phone numbers (crypto.PhoneDigest)
+    phone_digest_key: Secret = Field("", min_length=16, description="at least 16 characters")
 
     default_language: Literal["id", "en"] = Field("id", description="id or en")
     commands_per_minute: Count = 6
-    # Keys the document ids derived from phone numbers (crypto.PhoneDigest)
-    phone_digest_key: Secret = Field("", min_length=16, description="at least 16 characters")
     job_max_attempts: Count = 2
     heartbeat_seconds: Seconds = 15.0
     stale_heartbeat_seconds: Seconds = 120.0
     queued_timeout_seconds: Seconds = 300.0
+    # Admission (jiwa.admission): unset = every onboarding starts at once
+    admission_max_running: Count | None = None
+    admission_starts_per_minute: Count = 60
+    admission_job_seconds: Seconds = 300.0  # a typical onboarding, for "starts in ~N min"
     max_redispatches: Retries = 1
     pipeline: str = Field("jiwa.waves:build_pipeline",
                           pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$",

@@ -78,15 +78,39 @@ class WhatsAppClient:
             raise WhatsAppError(0, None, type(exc).__name__, retryable=True) from exc
         if response.status_code < 300:
             return str(response.json()["messages"][0]["id"])
+        raise _error(response)
+
+    def upload_media(self, data: bytes, content_type: str, filename: str) -> str:
+        """Our image to WhatsApp's media store: POST /{version}/{phone_number_id}/media,
+        multipart with `file`, `type` and messaging_product=whatsapp; answers {"id": …}
+        (Meta's Cloud API media reference: developers.facebook.com/docs/whatsapp/cloud-api/
+        reference/media). The id is good for 30 days; we upload per send (decision 0008)."""
         try:
-            error = response.json().get("error", {})
-        except ValueError:
-            error = {}
-        code = error.get("code")
-        retryable = response.status_code >= 500 or response.status_code == 429 \
-            or code in RETRYABLE_CODES
-        raise WhatsAppError(response.status_code, code, str(error.get("message", ""))[:200],
-                            retryable)
+            response = self._http.post(
+                self._url.removesuffix("/messages") + "/media", headers=self._headers,
+                data={"messaging_product": "whatsapp", "type": content_type},
+                files={"file": (filename, data, content_type)})
+        except httpx.HTTPError as exc:
+            raise WhatsAppError(0, None, type(exc).__name__, retryable=True) from exc
+        if response.status_code < 300:
+            return str(response.json()["id"])
+        raise _error(response)
+
+    def send_image_id(self, to: str, media_id: str, caption: str) -> str:
+        return self._send({**_addressed(to), "type": "image",
+                           "image": {"id": media_id, "caption": caption[:1024]}})
+
+
+def _error(response: httpx.Response) -> WhatsAppError:
+    try:
+        error = response.json().get("error", {})
+    except ValueError:
+        error = {}
+    code = error.get("code")
+    retryable = response.status_code >= 500 or response.status_code == 429 \
+        or code in RETRYABLE_CODES
+    return WhatsAppError(response.status_code, code, str(error.get("message", ""))[:200],
+                         retryable)
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,10 @@ def test_up_status_demo_down(tmp_path: Path) -> None:
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         assert "JIWA_WEBHOOK_URL=http://127.0.0.1:" in up.stdout
+        assert "STORAGE_EMULATOR_HOST=http://127.0.0.1:" in up.stdout  # with its scheme
         state = (tmp_path / "state/stack.json")
         pids = json.loads(state.read_text())["pids"]
-        assert set(pids) >= {"pubsub", "firestore", "standins", "whatsapp_webhook",
+        assert set(pids) >= {"pubsub", "firestore", "storage", "standins", "whatsapp_webhook",
                              "instagram_oauth", "dispatcher", "notifier"}
         assert all(_group_alive(p) for p in pids.values())
         status = run("status")

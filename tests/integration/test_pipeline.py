@@ -60,7 +60,9 @@ def test_what_is_sent_to_claude_and_fal(harness: Harness, real) -> None:
     assert "Business name: Kopi Senja" in prompt and "Website title: Kopi Senja" in prompt
     assert "Kopi susu gula aren andalan kami" in prompt
     score = claude[3]["messages"][0]["content"]
-    assert score[0]["type"] == "image" and score[0]["source"]["type"] == "url"
+    # our downloaded copy, as base64: scoring never reads fal's CDN (issue #18)
+    assert score[0]["type"] == "image" and score[0]["source"]["type"] == "base64"
+    assert score[0]["source"]["media_type"] in ("image/png", "image/jpeg")
     fal = harness.http.get(harness.state.url("fal") + "/_standin/requests").json()
     assert len(fal) == N and {r["model"] for r in fal} == {"fal-ai/flux/schnell"}
     args = fal[0]["arguments"]

@@ -61,6 +61,7 @@ BAD = [
     ("JIWA_REQUESTED_TOPIC", "a b"), ("JIWA_PROGRESS_TOPIC", "1topic"),
     ("WHATSAPP_PHONE_NUMBER_ID", "+62 812"), ("WHATSAPP_REENGAGE_TEMPLATE", "Jiwa Update"),
     ("META_GRAPH_URL", "graph.facebook.com"), ("WHATSAPP_PAIR_INTERVAL_SECONDS", "0"),
+    ("JIWA_IMAGE_BUCKET", "Images_Bucket!"),
     ("WHATSAPP_PAIR_BURST", "1.5"), ("WHATSAPP_PACING_MAX_WAIT_SECONDS", "-3"),
     ("META_GRAPH_VERSION", "26"), ("INSTAGRAM_APP_ID", "an id"),
     ("INSTAGRAM_REDIRECT_URI", "ftp://x/cb"), ("INSTAGRAM_AUTH_URL", "https://"),
@@ -75,7 +76,9 @@ BAD = [
     ("OAUTH_STATE_TTL_SECONDS", "15m"), ("JIWA_COMMANDS_PER_MINUTE", "0"),
     ("JIWA_JOB_MAX_ATTEMPTS", "-2"), ("JIWA_HEARTBEAT_SECONDS", "-1"),
     ("JIWA_STALE_HEARTBEAT_SECONDS", "10"), ("JIWA_QUEUED_TIMEOUT_SECONDS", "inf"),
-    ("JIWA_MAX_REDISPATCHES", "many"), ("JIWA_PIPELINE", "jiwa.waves.build_pipeline"),
+    ("JIWA_MAX_REDISPATCHES", "many"), ("JIWA_ADMISSION_MAX_RUNNING", "0"),
+    ("JIWA_ADMISSION_STARTS_PER_MINUTE", "-1"), ("JIWA_ADMISSION_JOB_SECONDS", "0"),
+    ("JIWA_PIPELINE", "jiwa.waves.build_pipeline"),
     ("JIWA_LOG_LEVEL", "LOUD"), ("OAUTH_STATE_SECRET", "too-short"),
     ("TOKEN_ENCRYPTION_KEY", "not-32-bytes"), ("PHONE_DIGEST_KEY", "too-short"),
 ]

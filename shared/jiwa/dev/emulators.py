@@ -1,5 +1,6 @@
-"""The Firestore and Pub/Sub emulators of the Google Cloud CLI: how to start them, how to
-export Firestore's data, and the Pub/Sub topology our functions expect."""
+"""The Firestore and Pub/Sub emulators of the Google Cloud CLI and the Cloud Storage
+emulator: how to start them, how to export Firestore's data, and the Pub/Sub topology
+our functions expect."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -52,6 +54,17 @@ def emulator_commands(pubsub_port: int, firestore_port: int,
                       f"--websocket_port={free_port()}", f"--rules={ROOT / 'firestore.rules'}",
                       *([f"--import-data={firestore_import}"] if firestore_import else [])],
     }
+
+
+IMAGE_BUCKET = "jiwa-images-local"
+
+
+def storage_command(port: int, bucket: str = IMAGE_BUCKET) -> list[str]:
+    """gcp-storage-emulator (in .venv): a local GCS speaking the JSON API that
+    google-cloud-storage uses; it creates `bucket` at start. In memory, as the
+    Pub/Sub emulator is: the stack's data does not outlive it."""
+    return [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1",
+            "--port", str(port), "--default-bucket", bucket, "--in-memory", "--quiet"]
 
 
 def export_firestore(url: str, project: str, folder: Path) -> Path:

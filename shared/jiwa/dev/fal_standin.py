@@ -5,7 +5,8 @@
 hash, so different prompts give different images). Faults: `{"latency_ms": per-image
 render time, "fail": [{"status": 500, "times": n}] (results), "fail_always": 500,
 "hang": n (the next n requests never finish, as a stuck generation)}`.
-`GET /_standin/requests` lists what was submitted, and whether it was cancelled.
+`GET /_standin/requests` lists what was submitted, and whether it was cancelled;
+`POST /_standin/forget` makes every file served so far 404, as after fal's retention.
 `GET /v1/models/pricing?endpoint_id=…` is fal's Platform API pricing (what `jiwa doctor`
 calls): it requires the key, $FAL_KEY of this process when set.
 """
@@ -132,7 +133,7 @@ def create_app(plan: FaultPlan | None = None, key: str | None = None) -> Flask:
     @app.get("/files/<request_id>.png")
     def file(request_id: str) -> Any:
         job = jobs.get(request_id)
-        if job is None:
+        if job is None or job.get("forgotten"):
             return jsonify({"detail": "not found"}), 404
         args = job["arguments"]
         return Response(render_png(str(args.get("prompt", "")), int(args.get("seed") or 0)),
@@ -143,6 +144,16 @@ def create_app(plan: FaultPlan | None = None, key: str | None = None) -> Flask:
         with lock:
             return jsonify([{"request_id": k, "model": v["model"], "arguments": v["arguments"],
                              "cancelled": v["cancelled"]} for k, v in jobs.items()])
+
+    @app.post("/_standin/forget")
+    def forget() -> Any:
+        """fal's files outlive a request only as long as the account's retention allows
+        (fal's docs, "Data retention"): from now on every file served so far is gone (404),
+        while the request list stays for the tests to read."""
+        with lock:
+            for job in jobs.values():
+                job["forgotten"] = True
+            return jsonify({"forgotten": len(jobs)})
 
     def clear() -> None:
         with lock:

@@ -27,6 +27,7 @@ from urllib.parse import urlencode
 from flask import Flask, jsonify, redirect, request
 
 from jiwa.dev.faults import FaultPlan, add_control_routes
+from jiwa.dev.meta_media import Uploads, add_media_routes
 from jiwa.dev.status_callbacks import StatusPoster
 from jiwa.lifecycle import GRAPH_API_VERSIONS, graph_version_available
 
@@ -57,6 +58,7 @@ class MetaState:
         self.lock = threading.Lock()
         self.faults = FaultPlan()
         self.website = ""
+        self.uploads = Uploads()  # WhatsApp's media endpoint (meta_media.py)
         self.clear()
 
     def clear(self) -> None:
@@ -143,6 +145,9 @@ def create_app(state: MetaState | None = None, website: str = "", webhook_url: s
         if fault is not None:
             return graph_error(int(fault.get("status", 500)), int(fault.get("code", 131000)),
                                "Injected failure")
+        media_id = (body.get("image") or {}).get("id")
+        if media_id is not None and not st.uploads.known(str(media_id)):
+            return graph_error(400, 100, "(#100) Invalid parameter: unknown media id.")
         if not st.pair_rate_allows(to, st.faults.get("whatsapp_pair_rate")):
             return graph_error(400, 131056, "(#131056) (Business Account, Consumer Account) "
                                             "pair rate limit hit")
@@ -264,4 +269,5 @@ def create_app(state: MetaState | None = None, website: str = "", webhook_url: s
             st.clear()
 
     add_control_routes(app, st.faults, clear)
+    add_media_routes(app, st.uploads, graph_error)
     return app

@@ -91,6 +91,13 @@ class WhatsAppUser:
                                  params={"to": self.phone})
         return list(response.json())
 
+    def preview(self, image: dict[str, Any]) -> bytes:
+        """The bytes the phone got: an uploaded media id is our copy from Cloud Storage,
+        as the notifier uploaded it (decision 0008); a link only for old events."""
+        if "id" in image:
+            return self.http.get(f"{self.standin_url}/_standin/uploads/{image['id']}").content
+        return self.http.get(image["link"]).content
+
     def login_link(self) -> str | None:
         for m in reversed(self.received()):
             if m["type"] == "interactive":
@@ -122,7 +129,7 @@ def converse(user: WhatsAppUser, text: str, *, timeout: float = 170.0,
             if m["type"] == "image" and save_images is not None:
                 save_images.mkdir(parents=True, exist_ok=True)
                 target = save_images / f"preview-{sum(1 for s in seen if '[image]' in s)}.png"
-                target.write_bytes(user.http.get(m["body"]["image"]["link"]).content)
+                target.write_bytes(user.preview(m["body"]["image"]))
             if m["type"] == "interactive" and not tapped:
                 tapped = True
                 print("  (tapping the login link; Instagram stand-in approves)", file=out)

@@ -25,11 +25,13 @@ import httpx
 
 from jiwa.crypto import TokenCipher
 from jiwa.dev.emulators import (
+    IMAGE_BUCKET,
     ROOT,
     StackError,
     create_topology,
     emulator_commands,
     export_firestore,
+    storage_command,
 )
 from jiwa.dev.processes import alive, free_port, stop_group, stop_groups
 
@@ -59,7 +61,8 @@ class Stack:
         self.retry_min_seconds = retry_min_seconds
         self.latencies = (claude_latency_ms, fal_latency_ms)
         self.sweep_seconds = sweep_seconds
-        names = ["pubsub", "firestore", "meta", "anthropic", "fal", "site", *FUNCTIONS]
+        names = ["pubsub", "firestore", "storage", "meta", "anthropic", "fal", "site",
+                 *FUNCTIONS]
         self.state = StackState(project, {n: free_port() for n in names},
                                 log_dir=str(state_dir / "logs"))
 
@@ -70,6 +73,8 @@ class Stack:
             for name, cmd in emulator_commands(self.state.ports["pubsub"],
                                                self.state.ports["firestore"]).items():
                 self._spawn(name, cmd, os.environ.copy())
+            self._spawn("storage", storage_command(self.state.ports["storage"]),
+                        os.environ.copy())
             self.state.env = self.function_env()
             ports = self.state.ports
             self._spawn("standins", [
@@ -87,7 +92,8 @@ class Stack:
                                    "--source", str(ROOT / "functions" / name / "main.py"),
                                    "--host", "127.0.0.1", "--port", str(self.state.ports[name])],
                             self.state.env)
-            for name in ("pubsub", "firestore", "meta", "anthropic", "fal", "site", *FUNCTIONS):
+            for name in ("pubsub", "firestore", "storage", "meta", "anthropic", "fal", "site",
+                         *FUNCTIONS):
                 self._wait_http(name)
             self.create_pubsub()
         except BaseException:
@@ -164,6 +170,10 @@ class Stack:
             "GOOGLE_CLOUD_PROJECT": s.project,
             "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{s.ports['pubsub']}",
             "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{s.ports['firestore']}",
+            # with its scheme: google-cloud-storage reads it as the API endpoint
+            # (storage/_helpers.py _get_storage_emulator_override)
+            "STORAGE_EMULATOR_HOST": s.url("storage"),
+            "JIWA_IMAGE_BUCKET": IMAGE_BUCKET,
             "WHATSAPP_ACCESS_TOKEN": "local-whatsapp-token",
             "WHATSAPP_PHONE_NUMBER_ID": "100000000000001",
             "WHATSAPP_APP_SECRET": "local-app-secret",
@@ -242,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         "GOOGLE_CLOUD_PROJECT": state.project,
         "PUBSUB_EMULATOR_HOST": env["PUBSUB_EMULATOR_HOST"],
         "FIRESTORE_EMULATOR_HOST": env["FIRESTORE_EMULATOR_HOST"],
+        "STORAGE_EMULATOR_HOST": env["STORAGE_EMULATOR_HOST"],
+        "JIWA_IMAGE_BUCKET": env["JIWA_IMAGE_BUCKET"],
         "JIWA_WEBHOOK_URL": state.url("whatsapp_webhook") + "/",
         "JIWA_OAUTH_CALLBACK_URL": state.url("instagram_oauth") + "/",
         "JIWA_STANDIN_URL": state.url("meta"),

@@ -6,16 +6,29 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from jiwa.events import BadEventError, OnboardingRequested, decode_pubsub_data
+from jiwa.admission import Admission, Decision
+from jiwa.events import (
+    BadEventError,
+    EventPublisher,
+    OnboardingRequested,
+    ProgressEvent,
+    ProgressKind,
+    decode_pubsub_data,
+)
 from jiwa.launchers import Launcher
-from jiwa.store import JobNotFoundError, JobStore
+from jiwa.store import JobNotFoundError, JobStore, Status
+
+QUEUED_SEQ = 999  # the "you are in line" event: one id per run, so told once
 
 log = logging.getLogger("jiwa.dispatcher")
 
 
 class Dispatcher:
-    def __init__(self, store: JobStore, launcher: Launcher) -> None:
+    def __init__(self, store: JobStore, launcher: Launcher, admission: Admission | None = None,
+                 publisher: EventPublisher | None = None) -> None:
+        """Without `admission`, every request starts at once (the old behaviour)."""
         self._store, self._launcher = store, launcher
+        self._admission, self._publisher = admission, publisher
 
     def handle(self, data: Mapping[str, Any] | None) -> str:
         """Returns what happened; raising makes Pub/Sub redeliver."""
@@ -25,6 +38,8 @@ class Dispatcher:
             log.error("dispatcher: dropping bad message: %s", exc)
             return "dropped"
         ctx = {"job_id": request.job_id, "event_id": request.event_id}
+        if self._admission is not None and self._waits(request):
+            return "queued"
         try:
             claimed = self._store.claim_for_dispatch(request.job_id, request.run,
                                                      request.dispatch)
@@ -43,3 +58,44 @@ class Dispatcher:
         self._store.record_execution(request.job_id, execution)
         log.info("dispatcher: launched %s", execution, extra=ctx)
         return "launched"
+
+    def _waits(self, request: OnboardingRequested) -> bool:
+        """Admission before the claim, so a job admitted by someone else's pump finds its
+        claim free. Only a job this request may start asks for a slot."""
+        assert self._admission is not None
+        job = self._store.get(request.job_id)
+        key = f"{request.run}.{request.dispatch}"
+        if (job is None or job.status != Status.QUEUED or job.run != request.run
+                or job.dispatch != request.dispatch or job.dispatched_key == key):
+            return False  # the claim below answers (dropped or duplicate)
+        decision = self._admission.admit(request.job_id)
+        self._start_others(decision)
+        if decision.outcome == "admitted":
+            return False
+        if decision.newly_queued:
+            self._tell_queued(request, decision)
+        log.info("dispatcher: in line at %d", decision.position,
+                 extra={"job_id": request.job_id, "event_id": request.event_id})
+        return True
+
+    def _start_others(self, decision: Decision) -> None:
+        """Waiters this call admitted: each gets its own request (their dispatch)."""
+        for job_id in decision.others_admitted:
+            self.publish_admitted(job_id)
+
+    def publish_admitted(self, job_id: str) -> None:
+        job = self._store.get(job_id)
+        if job is None or self._publisher is None:
+            return
+        self._publisher.publish_requested(
+            OnboardingRequested.for_run(job.id, job.run, job.dispatch))
+
+    def _tell_queued(self, request: OnboardingRequested, decision: Decision) -> None:
+        if self._publisher is None:
+            return
+        self._publisher.publish_progress(ProgressEvent(
+            event_id=ProgressEvent.make_id(request.job_id, request.run, QUEUED_SEQ),
+            job_id=request.job_id, run=request.run, seq=QUEUED_SEQ,
+            kind=ProgressKind.ACCEPTED,
+            payload={"queue_position": str(decision.position),
+                     "eta_minutes": str(decision.eta_minutes)}))

@@ -10,6 +10,8 @@ from jiwa.crypto import mask_phone
 from jiwa.deliveries import WINDOW_CLOSED, DeliveryLog
 from jiwa.events import BadEventError, ProgressEvent, decode_pubsub_data
 from jiwa.guards import Claim, SendGuard
+from jiwa.image_store import ImageStore
+from jiwa.media import send_our_copy
 from jiwa.messages import render
 from jiwa.pacing import PairPacer
 from jiwa.store import JobStore
@@ -26,11 +28,12 @@ class RetryLaterError(RuntimeError):
 class Notifier:
     def __init__(self, store: JobStore, guard: SendGuard, whatsapp: WhatsAppClient,
                  deliveries: DeliveryLog | None = None, held: HeldMessages | None = None,
-                 pacer: PairPacer | None = None) -> None:
+                 pacer: PairPacer | None = None, images: ImageStore | None = None) -> None:
         self._store, self._guard, self._whatsapp = store, guard, whatsapp
         self._deliveries = deliveries  # where the webhook's delivery statuses meet the event
         self._held = held  # the 24-hour window (jiwa.window)
         self._pacer = pacer  # the pair rate limit (jiwa.pacing)
+        self._images = images  # our copy of the previews (jiwa.image_store, jiwa.media)
 
     def handle(self, data: Mapping[str, Any] | None) -> str:
         try:
@@ -64,7 +67,10 @@ class Notifier:
             raise RetryLaterError(f"event {event.event_id}: paced (pair rate)")
         outgoing = render(event, job.language)
         try:
-            if outgoing.image_url:
+            if outgoing.image_url and self._images and event.payload.get("object"):
+                wamid = send_our_copy(self._images, self._whatsapp, job.phone, event.payload,
+                                      outgoing.body)
+            elif outgoing.image_url:
                 wamid = self._whatsapp.send_image(job.phone, outgoing.image_url, outgoing.body)
             elif outgoing.buttons:
                 wamid = self._whatsapp.send_buttons(job.phone, outgoing.body, outgoing.buttons)

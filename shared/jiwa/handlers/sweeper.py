@@ -12,6 +12,7 @@ import logging
 from collections import Counter
 from datetime import timedelta
 
+from jiwa.admission import Admission
 from jiwa.events import EventPublisher, OnboardingRequested
 from jiwa.failures import WaveFailedError, failure_event
 from jiwa.launchers import Launcher
@@ -22,10 +23,12 @@ log = logging.getLogger("jiwa.sweeper")
 class Sweeper:
     def __init__(self, store: JobStore, publisher: EventPublisher, launcher: Launcher, *,
                  stale_heartbeat: timedelta, queued_timeout: timedelta,
-                 login_window: timedelta, max_redispatches: int = 1) -> None:
+                 login_window: timedelta, max_redispatches: int = 1,
+                 admission: Admission | None = None) -> None:
         self._store, self._publisher, self._launcher = store, publisher, launcher
         self._stale, self._queued, self._login = stale_heartbeat, queued_timeout, login_window
         self._max_redispatches = max_redispatches
+        self._admission = admission
 
     def sweep(self) -> dict[str, int]:
         counts: Counter[str] = Counter()
@@ -35,6 +38,9 @@ class Sweeper:
         lost = self._store.stale(Status.RUNNING, "heartbeatAt", t - self._stale) + \
             self._store.stale(Status.QUEUED, "queuedAt", t - self._queued)
         for job in lost:
+            if self._admission is not None and self._admission.is_waiting(job.id):
+                counts["in_line"] += 1  # QUEUED because it waits its turn, not lost
+                continue
             if job.execution and self._launcher.is_running(job.execution):
                 counts["still_running"] += 1
                 continue
@@ -42,6 +48,8 @@ class Sweeper:
                 self._redispatch(job, counts)
             else:
                 self._fail(job, "job_lost", counts)
+        if self._admission is not None:
+            self._admit(counts)
         log.info("sweeper: %s", dict(counts) or "nothing to do")
         return dict(counts)
 
@@ -68,3 +76,19 @@ class Sweeper:
         self._publisher.publish_progress(event)
         log.warning("sweeper: failed a stuck job (%s)", code, extra={"job_id": job.id})
         counts["expired" if code == "login_expired" else "failed"] += 1
+
+    def _admit(self, counts: Counter[str]) -> None:
+        """The backstop of admission: free the slots of jobs that ended (their completion
+        missed) or died (failed above), and start whoever that lets in."""
+        assert self._admission is not None
+        finished = {}
+        for job_id in self._admission.holders():
+            job = self._store.get(job_id)
+            finished[job_id] = job is None or job.status in (Status.COMPLETED, Status.FAILED)
+        counts["slots_reclaimed"] += sum(finished.values())
+        for job_id in self._admission.reclaim(finished):
+            job = self._store.get(job_id)
+            if job is not None:
+                self._publisher.publish_requested(
+                    OnboardingRequested.for_run(job.id, job.run, job.dispatch))
+                counts["admitted"] += 1

@@ -1,16 +1,19 @@
 """Wave 8: Flux images, streamed through the quality gate with bounded concurrency.
 
 Each image runs generate -> score -> (regenerate) -> preview on its own; no image waits
-for its siblings. A finished image is stored at once, so a retried job keeps it.
+for its siblings. A finished image is stored at once (our copy in Cloud Storage, then
+its record), so a retried job keeps it and never downloads or generates it again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
 from jiwa.events import ProgressKind
+from jiwa.image_store import ImageBytes
 from jiwa.job.runner import WaveContext
 from jiwa.waves import quality
 from jiwa.waves.services import WaveServices
@@ -25,6 +28,13 @@ async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
     kept = await asyncio.to_thread(services.store.images, ctx.job.id)
     limit = asyncio.Semaphore(services.settings.image_concurrency)
     brand = ctx.outputs["brand"]
+    business_id = ctx.outputs["profile"]["business_id"]
+
+    async def keep(index: int, image: ImageBytes) -> dict[str, Any]:
+        """Our copy in Cloud Storage, written before the record that names it."""
+        assert services.images is not None
+        return await asyncio.to_thread(services.images.put, business_id, ctx.job.id, index,
+                                       image)
 
     async def one(item: dict[str, Any]) -> dict[str, Any]:
         index = item["index"]
@@ -36,10 +46,15 @@ async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
             async with limit:
                 await ctx.emit(ProgressKind.IMAGE_PROGRESS, index, image_index=index,
                                image_count=total)
-                record = await quality.best_image(services, item, brand)
+                record = await quality.best_image(
+                    services, item, brand,
+                    functools.partial(keep, index) if services.images else None)
             await asyncio.to_thread(services.store.save_image, ctx.job.id, index, record)
+        # the notifier sends our object when there is one; fal's url is only the fallback
         await ctx.emit(ProgressKind.IMAGE_READY, PREVIEW_STEP + index, image_index=index,
-                       image_count=total, url=record["url"], caption=item["caption"][:200])
+                       image_count=total, url=record["url"], caption=item["caption"][:200],
+                       **({"object": record["object"], "content_type": record["content_type"]}
+                          if "object" in record else {}))
         return record
 
     if services.settings.image_schedule == "barrier":

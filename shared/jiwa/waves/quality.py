@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import fal_client
@@ -12,6 +13,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from jiwa.ai import FLUX_DOWN
+from jiwa.image_store import ImageBytes, ImageRejectedError, download
 from jiwa.job.runner import WaveContext
 from jiwa.waves.services import WaveServices
 
@@ -48,31 +50,51 @@ async def generate(services: WaveServices, prompt: str, seed: int) -> str:
 
 
 async def score(services: WaveServices, url: str, prompt: str,
-                brand: dict[str, Any]) -> ImageScore:
+                brand: dict[str, Any], image: ImageBytes | None = None) -> ImageScore:
+    """Claude scores our downloaded copy (base64) when there is one, not fal's URL."""
+    block = image.claude_block() if image else {"type": "image",
+                                                "source": {"type": "url", "url": url}}
     return await services.claude.structured(
         ImageScore, system=RUBRIC, max_tokens=SCORE_MAX_TOKENS,
         model=services.settings.anthropic_score_model, content=[
-            {"type": "image", "source": {"type": "url", "url": url}},
+            block,
             {"type": "text", "text": f"Brand style: {brand['visual_style']}; colours "
                                      f"{', '.join(brand['colors'])}.\nPrompt: {prompt}"}])
 
 
+Keep = Callable[[ImageBytes], Awaitable[dict[str, Any]]]
+
+
 async def best_image(services: WaveServices, item: dict[str, Any],
-                     brand: dict[str, Any]) -> dict[str, Any]:
+                     brand: dict[str, Any], keep: Keep | None = None) -> dict[str, Any]:
+    """Generate, score, regenerate; with `keep`, each generation is downloaded once, the
+    gate scores that copy, and `keep` stores the best one (its object joins the record)."""
     threshold, tries = (services.settings.image_quality_threshold,
                         services.settings.image_max_tries)
     best: dict[str, Any] | None = None
+    best_copy: ImageBytes | None = None
     for attempt in range(1, tries + 1):
         url = await generate(services, item["prompt"], seed=item["index"] * 1000 + attempt)
-        result = await score(services, url, item["prompt"], brand)
+        copy = None
+        if keep is not None and services.image_http is not None:
+            try:
+                copy = await download(services.image_http, url)
+            except (ImageRejectedError, httpx.HTTPError) as exc:
+                log.warning("image %d try %d not kept: %s", item["index"], attempt, exc)
+                continue
+        result = await score(services, url, item["prompt"], brand, copy)
         if best is None or result.score > best["score"]:
             best = {"index": item["index"], "url": url, "score": result.score,
                     "issues": result.issues, "prompt": item["prompt"], "date": item["date"]}
+            best_copy = copy
         best["attempts"] = attempt
         if result.score >= threshold:
             break
-    assert best is not None
+    if best is None:  # every generation was unusable
+        raise FLUX_DOWN
     best["passed"] = best["score"] >= threshold
+    if keep is not None and best_copy is not None:
+        best.update(await keep(best_copy))
     return best
 
 

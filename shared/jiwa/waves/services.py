@@ -10,6 +10,7 @@ import httpx
 from jiwa.ai import Claude, Flux, RoutedFalClient
 from jiwa.clients import Clients
 from jiwa.crypto import TokenCipher
+from jiwa.image_store import ImageStore
 from jiwa.instagram import InstagramClient
 from jiwa.scrape import SafeFetcher
 from jiwa.settings import Settings
@@ -28,11 +29,14 @@ class WaveServices:
     fetcher: SafeFetcher
     claude: Claude
     flux: Flux
+    # our copy of each kept image (jiwa.image_store); None only in unit tests of the gate
+    images: ImageStore | None = None
+    image_http: httpx.AsyncClient | None = None
 
     @classmethod
     def from_clients(cls, clients: Clients) -> WaveServices:
         s = clients.settings
-        s.require("anthropic_api_key", "fal_key")
+        s.require("anthropic_api_key", "fal_key", "image_bucket")
         import fal_client
 
         def connect_claude() -> anthropic.AsyncAnthropic:
@@ -49,4 +53,5 @@ class WaveServices:
         return cls(s, clients.store, clients.instagram, clients.cipher, fetcher,
                    Claude(connect_claude, {"ANTHROPIC_MODEL": s.anthropic_model,
                                            "ANTHROPIC_SCORE_MODEL": s.anthropic_score_model}),
-                   Flux(fal, s.fal_model, timeout=s.fal_timeout_seconds))
+                   Flux(fal, s.fal_model, timeout=s.fal_timeout_seconds),
+                   clients.images, httpx.AsyncClient(timeout=30.0))
