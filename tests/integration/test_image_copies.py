@@ -72,3 +72,8 @@ def test_kept_images_are_ours_and_outlive_fal(harness: Harness, real: Callable[.
     again = wait_for(lambda: len(p := _previews(harness, phone)) == 2 * N and p[N:], 60)
     assert {hashlib.sha256(_uploaded(harness, p["id"])).hexdigest()
             for p in again} == set(stored)
+
+    # the operator sees where each kept image lives
+    shown = jiwa_json(harness, "jobs", "show", job_id)["images"]
+    assert [(i["index"], i["object"], i["sha256"]) for i in shown] == sorted(
+        (i["index"], i["object"], i["sha256"]) for i in images)

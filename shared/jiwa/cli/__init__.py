@@ -71,6 +71,9 @@ def _job_detail(d: dict[str, Any]) -> None:
         if m["status"] == "failed":
             console.print(f"[red]failed[/] {m['kind']} {m['eventId']}: WhatsApp code "
                           f"{m['error']}", highlight=False)
+    for i in d.get("images", []):
+        where = f"gs://{i['bucket']}/{i['object']}" if i["object"] else f"{i['url']} (fal's)"
+        console.print(f"image {i['index']}: {where} {i['size'] or ''}", highlight=False)
 
 
 def _lines(rows: list[str]) -> None:

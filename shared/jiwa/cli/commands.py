@@ -80,8 +80,13 @@ class Operations:
                      "kind": d.get("kind"), "status": d["status"],
                      "error": (d.get("error") or {}).get("code")}
                     for d in self._clients.deliveries.for_job(job_id)]
+        # our copy of each kept image in Cloud Storage (issue #18), fal's url before that
+        images = [{"index": i, "object": r.get("object"), "bucket": r.get("bucket"),
+                   "size": r.get("size"), "sha256": r.get("sha256"), "passed": r.get("passed"),
+                   "url": None if r.get("object") else r.get("url")}
+                  for i, r in sorted(self.store.images(job_id).items())]
         return {"job": job_row(job), "timeline": self.store.wave_timeline(job_id),
-                "events": self.store.events(job_id), "messages": messages}
+                "events": self.store.events(job_id), "messages": messages, "images": images}
 
     # -- events ----------------------------------------------------------------------
     def tail(self, job_id: str | None, count: int, timeout: float) -> Iterator[dict[str, Any]]:
