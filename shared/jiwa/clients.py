@@ -67,6 +67,10 @@ class Clients:
         s.require("image_bucket")
         return ImageStore.connect(s.image_bucket, s.project)
 
+    def image_bucket(self, bucket: str) -> ImageStore:
+        """Our image copies in `bucket` (the operator's CLI reads the bucket a record names)."""
+        return ImageStore.connect(bucket, self.settings.project)
+
     @functools.cached_property
     def whatsapp(self) -> WhatsAppClient:
         s = self.settings

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +29,8 @@ def _uploaded(h: Harness, media_id: str) -> bytes:
 
 
 def test_kept_images_are_ours_and_outlive_fal(harness: Harness, real: Callable[..., str],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
     phone = new_phone()
     job_id = real(phone)
     texts = harness.final_texts(job_id, phone, ("All 6", "Sorry"), timeout=90)
@@ -77,3 +79,6 @@ def test_kept_images_are_ours_and_outlive_fal(harness: Harness, real: Callable[.
     shown = jiwa_json(harness, "jobs", "show", job_id)["images"]
     assert [(i["index"], i["object"], i["sha256"]) for i in shown] == sorted(
         (i["index"], i["object"], i["sha256"]) for i in images)
+    saved = jiwa_json(harness, "images", "get", "--job", job_id, "--to", str(tmp_path / "out"))
+    assert sorted(hashlib.sha256(Path(r["path"]).read_bytes()).hexdigest() for r in saved) == \
+        sorted(i["sha256"] for i in images)

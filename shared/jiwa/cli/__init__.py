@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -136,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     rerun.add_argument("--timeout", type=float, default=1800, help="seconds to --wait")
     rerun.add_argument("--json", action="store_true")
 
+    images = sub.add_parser("images", help="a job's kept images, from our Cloud Storage copy")
+    images.add_argument("action", choices=["get"])
+    images.add_argument("--job", required=True)
+    images.add_argument("--to", default=".", help="folder to save them in (made if missing)")
+    images.add_argument("--json", action="store_true")
+
     dlq = sub.add_parser("dlq", help="dead-lettered messages")
     dlq.add_argument("action", choices=["list", "show", "redrive"])
     dlq.add_argument("--topic", default="onboarding-progress")
@@ -187,6 +194,10 @@ def run(args: argparse.Namespace) -> int:
             result["final_status"] = str(job.status)
         emit(result, args.json, _rerun_line)
         return 1 if result.get("final_status") == Status.FAILED else 0
+    elif args.command == "images":
+        saved = ops.download_images(args.job, Path(args.to))
+        emit(saved, args.json, lambda rows: _lines([f"{r['path']} ({r['size']} bytes, "
+                                                    f"sha256 ok)" for r in rows]))
     elif args.command == "dlq":
         with progress(f"{args.action} dead letters of {args.topic}", None):
             rows = ops.dead_letters(args.action, args.topic, set(args.message or []) or None)

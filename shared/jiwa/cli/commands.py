@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from jiwa.clients import Clients
@@ -87,6 +89,25 @@ class Operations:
                   for i, r in sorted(self.store.images(job_id).items())]
         return {"job": job_row(job), "timeline": self.store.wave_timeline(job_id),
                 "events": self.store.events(job_id), "messages": messages, "images": images}
+
+    def download_images(self, job_id: str, folder: Path) -> list[dict[str, Any]]:
+        """Each kept image of the job, from our Cloud Storage object, checked against the
+        SHA-256 its record keeps, saved as image-{i}.{ext} in `folder`."""
+        records = [(i, r) for i, r in sorted(self.store.images(self._job(job_id).id).items())
+                   if r.get("object")]
+        if not records:
+            raise OperatorError(f"job {job_id} has no image in Cloud Storage")
+        folder.mkdir(parents=True, exist_ok=True)
+        saved = []
+        for index, record in records:
+            data = self._clients.image_bucket(record["bucket"]).get(record["object"])
+            if hashlib.sha256(data).hexdigest() != record.get("sha256"):
+                raise OperatorError(f"image {index} of {job_id}: the stored object does not "
+                                    "match its recorded checksum")
+            path = folder / f"image-{index}{Path(record['object']).suffix}"
+            path.write_bytes(data)
+            saved.append({"index": index, "path": str(path), "size": len(data)})
+        return saved
 
     # -- events ----------------------------------------------------------------------
     def tail(self, job_id: str | None, count: int, timeout: float) -> Iterator[dict[str, Any]]:
