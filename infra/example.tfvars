@@ -3,3 +3,4 @@ region                   = "asia-southeast2"
 job_image_tag            = "2026-11-28" # the tag you build in README "Deploy", step 3
 whatsapp_phone_number_id = "100000000000001"
 instagram_app_id         = "1234567890"
+alert_email              = "ops@example.com" # monitoring.tf: where the alerts go

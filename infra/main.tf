@@ -9,6 +9,8 @@ locals {
     "firebaserules.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",
+    "logging.googleapis.com",    # monitoring.tf: log-based metrics
+    "monitoring.googleapis.com", # monitoring.tf: alert policies
     "pubsub.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",

@@ -160,3 +160,39 @@ variable "admission_starts_per_minute" {
     error_message = "admission_starts_per_minute must be at least 1."
   }
 }
+
+variable "alert_email" {
+  description = "Where the operator's alerts go (monitoring.tf): an email notification channel is made for it. Empty: none."
+  type        = string
+  default     = ""
+}
+
+variable "alert_notification_channels" {
+  description = "Existing Cloud Monitoring notification channels (projects/P/notificationChannels/ID) that also receive the alerts."
+  type        = list(string)
+  default     = []
+}
+
+variable "alert_job_failure_ratio" {
+  description = "Alert when more than this share of the onboardings that ended in 30 minutes failed."
+  type        = number
+  default     = 0.2
+}
+
+variable "alert_queue_length" {
+  description = "Alert when more onboardings than this wait in the admission line."
+  type        = number
+  default     = 200
+}
+
+variable "alert_queue_wait_minutes" {
+  description = "Alert when the oldest onboarding in the admission line has waited longer than this."
+  type        = number
+  default     = 30
+}
+
+variable "alert_whatsapp_failures" {
+  description = "Alert when more WhatsApp messages than this fail (any code) in 10 minutes."
+  type        = number
+  default     = 10
+}

@@ -66,6 +66,10 @@ class AdmissionBackend(Protocol):
 
     def release(self, job_id: str) -> bool: ...
 
+    def line(self) -> tuple[int, datetime | None]:
+        """How many wait, and since when the oldest has."""
+        ...
+
     def drop_orphans(self, slots: int) -> int:
         """Free slots whose claim died half-way (older than a claim can take)."""
         ...
@@ -168,6 +172,13 @@ class Admission:
 
     def holders(self) -> list[str]:
         return list(self._b.holders(self._n).values())
+
+    def line(self, at: datetime | None = None) -> tuple[int, float]:
+        """The line's length and its oldest wait in seconds (0 when nobody waits): what
+        the operator's alerts watch (infra/monitoring.tf)."""
+        length, oldest = self._b.line()
+        waited = ((at or datetime.now(UTC)) - oldest).total_seconds() if oldest else 0.0
+        return length, max(waited, 0.0)
 
     def is_waiting(self, job_id: str) -> bool:
         return self._b.is_waiting(job_id)

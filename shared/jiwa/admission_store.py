@@ -54,6 +54,13 @@ class FirestoreAdmission:
         query = self._db.collection(QUEUE).order_by("enqueuedAt").limit(limit)
         return [s.id for s in query.stream()]
 
+    def line(self) -> tuple[int, datetime | None]:
+        queue = self._db.collection(QUEUE)
+        counted: Any = queue.count()
+        head = list(queue.order_by("enqueuedAt").limit(1).stream())
+        return (int(counted.get()[0][0].value),
+                head[0].get("enqueuedAt") if head else None)
+
     def is_waiting(self, job_id: str) -> bool:
         return bool(self._doc(QUEUE, job_id).get().exists)
 

@@ -21,7 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 _CONTEXT_FIELDS = {"job_id": "jobId", "event_id": "eventId", "wave": "wave",
-                   "attempt": "attempt", "phone": "phone", "component": "component"}
+                   "attempt": "attempt", "phone": "phone", "component": "component",
+                   # what infra/monitoring.tf's log-based metrics count and measure
+                   "outcome": "outcome", "code": "code", "queue_length": "queueLength",
+                   "oldest_wait_seconds": "oldestWaitSeconds"}
 TRACE_FIELD = "logging.googleapis.com/trace"
 REDACTED = "[redacted]"
 # Credentials an exception's text can quote: httpx's errors name the URL, and Instagram

@@ -24,8 +24,11 @@ def test_concurrent_admissions_on_the_emulator(harness) -> None:
     assert all(backend.slot_of(j) is not None for j in running)
     line = backend.waiting(100)
     assert len(line) == 12 and not running & set(line)
+    length, waited = gate.line()  # what the sweeper logs for the operator's alerts
+    assert length == 12 and waited >= 0
     assert gate.admit(line[0]).newly_queued is False  # a redelivery is not told again
     head = line[0]
     assert backend.position(head) == 1
     assert gate.release(next(iter(running))) == [head]
     assert backend.slot_of(head) is not None and not backend.is_waiting(head)
+    assert gate.line()[0] == 11

@@ -40,6 +40,11 @@ class MemoryAdmission:
         with self.lock:
             return self._ordered()[:limit]
 
+    def line(self) -> tuple[int, datetime | None]:
+        with self.lock:
+            order = self._ordered()
+            return len(order), (self.queue[order[0]][0] if order else None)
+
     def is_waiting(self, job_id: str) -> bool:
         with self.lock:
             return job_id in self.queue

@@ -95,6 +95,27 @@ def test_the_dispatcher_tells_a_waiting_user_once_in_their_language() -> None:
     assert store.require("job_1").dispatched_key is None  # free for its admitted request
 
 
+def test_the_sweeper_logs_the_line_for_the_operators_alerts(caplog) -> None:
+    store, pubsub, backend = FakeJobStore(), FakePubSub(), MemoryAdmission()
+    gate = admission(backend, running=1, rate=1)
+    _, publisher = _dispatcher(store, gate, pubsub)
+    waited = now() - timedelta(minutes=7)
+    for i in range(3):
+        backend.enqueue(f"job_{i}", waited + timedelta(seconds=i))
+    backend.slots[0] = "job_busy"  # every slot taken: nobody leaves the line
+    backend.holds["job_busy"] = 0
+    store.put(Job(id="job_busy", phone="6281100000009", status=Status.RUNNING,
+                  heartbeat_at=now()))
+    sweeper = Sweeper(store, publisher, FakeLauncher(), stale_heartbeat=timedelta(minutes=2),
+                      queued_timeout=timedelta(minutes=5),
+                      login_window=timedelta(minutes=15), admission=gate)
+    with caplog.at_level("INFO", logger="jiwa.sweeper"):
+        sweeper.sweep()
+    summary = [r for r in caplog.records if r.name == "jiwa.sweeper"][-1]
+    assert summary.queue_length == 3  # type: ignore[attr-defined]
+    assert 419 <= summary.oldest_wait_seconds <= 480  # type: ignore[attr-defined]
+
+
 def test_a_dead_jobs_slot_is_reclaimed_by_the_sweeper_and_the_next_starts() -> None:
     store, pubsub, backend = FakeJobStore(), FakePubSub(), MemoryAdmission()
     gate = admission(backend, running=1)

@@ -86,7 +86,8 @@ class Notifier:
                 raise RetryLaterError(str(exc)) from exc
             self._guard.finish(event.event_id, "rejected", code=str(exc.code))
             log.error("notifier: WhatsApp refused for %s (code %s); not retrying",
-                      mask_phone(job.phone), exc.code, extra=ctx)
+                      mask_phone(job.phone), exc.code,
+                      extra={**ctx, "outcome": "whatsapp_failed", "code": str(exc.code)})
             return "rejected"
         self._guard.finish(event.event_id, "sent", wamid=wamid)
         if self._deliveries is not None:

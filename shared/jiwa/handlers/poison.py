@@ -39,7 +39,8 @@ class PoisonGuard:
                           {str(k): str(v) for k, v in (message.get("attributes") or {}).items()})
             log.error("dead-lettered message %s after %d failed deliveries", message_id,
                       self._max, exc_info=True,
-                      extra={"event_id": (message.get("attributes") or {}).get("eventId")})
+                      extra={"event_id": (message.get("attributes") or {}).get("eventId"),
+                             "outcome": "dead_lettered"})
 
     def _failures(self, message_id: str) -> int:
         ref = self._col.document(f"{self._subscription}:{message_id}")

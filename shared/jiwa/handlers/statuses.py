@@ -54,22 +54,27 @@ class StatusHandler:
         if not event_id or not job_id:
             # a reply the webhook itself sent (login link, help), or a wamid we never had
             log.warning("statuses: delivery failed (code %s) for a message with no event",
-                        status.code)
+                        status.code, extra={"outcome": "whatsapp_failed",
+                                            "code": str(status.code)})
             return
         recovery = recovery_for(status.code)
         job = self._store.get(job_id)
         if recovery is Recovery.WINDOW and self._held is not None and job is not None:
             self._held.hold(job, event_id)  # sent again when the user writes
+            log.info("statuses: delivery failed (code %s); held until the user writes",
+                     status.code, extra={**ctx, "outcome": "whatsapp_failed",
+                                         "code": str(status.code)})
             return
         if recovery is not Recovery.RESEND:
             log.error("statuses: delivery failed for good (code %s, %s)", status.code,
-                      recovery, extra=ctx)
+                      recovery, extra={**ctx, "outcome": "whatsapp_failed",
+                                       "code": str(status.code)})
             return
         if not self._deliveries.claim_resend(status.wamid):
             return  # this failure was answered already (a redelivered status)
         if self._republish(job_id, event_id, ctx):
             log.warning("statuses: delivery failed (code %s); sending it again", status.code,
-                        extra=ctx)
+                        extra={**ctx, "outcome": "whatsapp_failed", "code": str(status.code)})
 
     def _republish(self, job_id: str, event_id: str, ctx: dict[str, object]) -> bool:
         """Send a logged event again: reopen its send record, publish it on its job's key."""

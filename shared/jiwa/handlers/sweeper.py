@@ -48,9 +48,12 @@ class Sweeper:
                 self._redispatch(job, counts)
             else:
                 self._fail(job, "job_lost", counts)
+        line: dict[str, object] = {}
         if self._admission is not None:
             self._admit(counts)
-        log.info("sweeper: %s", dict(counts) or "nothing to do")
+            length, waited = self._admission.line()
+            line = {"queue_length": length, "oldest_wait_seconds": round(waited, 1)}
+        log.info("sweeper: %s", dict(counts) or "nothing to do", extra=line)
         return dict(counts)
 
     def _redispatch(self, job: Job, counts: Counter[str]) -> None:

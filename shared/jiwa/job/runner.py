@@ -67,12 +67,13 @@ class JobRunner:
             await self.emit(job, COMPLETED_SEQ, ProgressKind.COMPLETED,
                             payload=self._completion_payload(outputs))
             await asyncio.to_thread(self._store.complete, job_id)
-            log.info("job: completed", extra=ctx)
+            log.info("job: completed", extra={**ctx, "outcome": "completed"})
             return 0
         except Exception as exc:
             last = attempt + 1 >= self._max_attempts
+            # "failed" only on the last attempt: a retried attempt is no failure yet
             log.exception("job: attempt failed%s", " (last attempt)" if last else "",
-                          extra=ctx)
+                          extra={**ctx, "outcome": "failed" if last else "retrying"})
             if last:
                 await self._fail(job_id, exc)
             return 1
