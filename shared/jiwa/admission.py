@@ -20,7 +20,13 @@ import random  # spreading contention, not secrecy
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from jiwa.events import EventPublisher
+    from jiwa.store import JobStore
 
 log = logging.getLogger("jiwa.admission")
 
@@ -182,3 +188,18 @@ class Admission:
 
     def is_waiting(self, job_id: str) -> bool:
         return self._b.is_waiting(job_id)
+
+
+def publish_admitted(store: JobStore, publisher: EventPublisher, job_ids: Iterable[str]) -> int:
+    """Each job a pump admitted gets its own onboarding-requested, for its current run and
+    dispatch, so the dispatcher's claim starts it exactly once. Returns how many."""
+    from jiwa.events import OnboardingRequested
+
+    published = 0
+    for job_id in job_ids:
+        job = store.get(job_id)
+        if job is not None:
+            publisher.publish_requested(OnboardingRequested.for_run(job.id, job.run,
+                                                                    job.dispatch))
+            published += 1
+    return published

@@ -17,7 +17,8 @@ from typing import Any
 from google.api_core.exceptions import AlreadyExists, Conflict
 from google.cloud import firestore
 
-from jiwa.admission import Move
+from jiwa.admission import Admission, Move
+from jiwa.settings import Settings
 
 SLOTS, STARTS, QUEUE, HOLDS = ("admissionSlots", "admissionStarts", "admissionQueue",
                                "admissionHolds")
@@ -113,3 +114,13 @@ class FirestoreAdmission:
                     option=self._db.write_option(last_update_time=held.update_time))
                 dropped += 1
         return dropped
+
+
+def admission_for(settings: Settings, db: firestore.Client) -> Admission | None:
+    """The configured admission, or None when JIWA_ADMISSION_MAX_RUNNING is unset (every
+    onboarding starts at once): the dispatcher, the sweeper and the job share it."""
+    if settings.admission_max_running is None:
+        return None
+    return Admission(FirestoreAdmission(db), max_running=settings.admission_max_running,
+                     starts_per_minute=settings.admission_starts_per_minute,
+                     job_seconds=settings.admission_job_seconds)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from jiwa import logs
 from jiwa.admission import Admission
-from jiwa.admission_store import FirestoreAdmission
+from jiwa.admission_store import admission_for
 from jiwa.clients import Clients, for_process
 from jiwa.handlers.dispatcher import Dispatcher
 from jiwa.handlers.notifier import Notifier
@@ -91,12 +91,7 @@ def dispatcher() -> Dispatcher:
 def admission() -> Admission | None:
     """None unless JIWA_ADMISSION_MAX_RUNNING is set (docs/decisions/0011)."""
     c = _clients()
-    s = c.settings
-    if s.admission_max_running is None:
-        return None
-    return Admission(FirestoreAdmission(c.firestore), max_running=s.admission_max_running,
-                     starts_per_minute=s.admission_starts_per_minute,
-                     job_seconds=s.admission_job_seconds)
+    return admission_for(c.settings, c.firestore)
 
 
 def guarded(subscription: str, topic: str) -> PoisonGuard:

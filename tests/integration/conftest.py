@@ -14,20 +14,21 @@ from jiwa.queries import QueryShape
 TESTS = Path(__file__).resolve().parents[1]
 
 
-def running_test_stack(state_dir: Path) -> Iterator[Stack]:
+def running_test_stack(state_dir: Path, env: dict[str, str] | None = None,
+                       sweep_seconds: float = 2) -> Iterator[Stack]:
     """The stack the tests drive (test pipelines, a 1 s heartbeat, a sweep every 2 s, fal
-    given up after 5 s),
-    running until the generator is closed."""
+    given up after 5 s; `env` on top), running until the generator is closed."""
     queries = state_dir / "queries.jsonl"
     stack = Stack(state_dir, project="jiwa-test",
-                  extra_env={"JIWA_PIPELINE": "pipelines:build", "PYTHONPATH": str(TESTS),
+                  extra_env={**(env or {}),
+                             "JIWA_PIPELINE": "pipelines:build", "PYTHONPATH": str(TESTS),
                              "JIWA_QUERY_LOG": str(queries),
                              "JIWA_HEARTBEAT_SECONDS": "1", "JIWA_STALE_HEARTBEAT_SECONDS": "5",
                              "JIWA_QUEUED_TIMEOUT_SECONDS": "30",
                             "JIWA_FAL_TIMEOUT_SECONDS": "5",
                             # WhatsApp's pair rate, 24 times faster (tests/faults rows)
                             "WHATSAPP_PAIR_INTERVAL_SECONDS": "0.25", "WHATSAPP_PAIR_BURST": "10"},
-                  retry_min_seconds=0.5, sweep_seconds=2)
+                  retry_min_seconds=0.5, sweep_seconds=sweep_seconds)
     stack.start()
     try:
         yield stack

@@ -8,7 +8,7 @@ from datetime import timedelta
 from admission_memory import MemoryAdmission
 from fakes import FakeJobStore, FakeLauncher, FakePubSub
 
-from jiwa.admission import Admission
+from jiwa.admission import Admission, publish_admitted
 from jiwa.events import EventPublisher, OnboardingRequested, ProgressEvent
 from jiwa.handlers.dispatcher import QUEUED_SEQ, Dispatcher
 from jiwa.handlers.sweeper import Sweeper
@@ -135,4 +135,20 @@ def test_a_dead_jobs_slot_is_reclaimed_by_the_sweeper_and_the_next_starts() -> N
     assert backend.slots == {0: "job_next"} and not backend.queue
     request = pubsub.on("onboarding-requested")[-1]
     assert request.body()["job_id"] == "job_next"
+    assert dispatcher.handle(request.push()) == "launched"
+
+
+def test_a_job_that_ends_frees_its_slot_and_starts_the_next_at_once() -> None:
+    store, pubsub, backend = FakeJobStore(), FakePubSub(), MemoryAdmission()
+    gate = admission(backend, running=1)
+    dispatcher, publisher = _dispatcher(store, gate, pubsub)
+    store.put(Job(id="job_first", phone="6281100000001", status=Status.QUEUED))
+    store.put(Job(id="job_second", phone="6281100000002", status=Status.QUEUED))
+    assert dispatcher.handle(_request(pubsub, publisher, "job_first")) == "launched"
+    assert dispatcher.handle(_request(pubsub, publisher, "job_second")) == "queued"
+    # what the job's on_end does (jiwa/job/__main__.py: admission_release)
+    started = publish_admitted(store, publisher, gate.release("job_first"))
+    assert started == 1 and backend.slots == {0: "job_second"}
+    request = pubsub.on("onboarding-requested")[-1]
+    assert request.body()["job_id"] == "job_second"
     assert dispatcher.handle(request.push()) == "launched"

@@ -194,3 +194,25 @@ def test_waves_must_be_numbered_one_to_nine_in_order(clients: FakeClients,
         return {}
     with pytest.raises(ValueError, match="numbered"):
         JobRunner(clients.store, clients.publisher, [Wave(n, f"w{n}", noop) for n in numbers])
+
+
+def test_the_end_hook_runs_once_the_job_has_ended_for_good(clients: FakeClients) -> None:
+    ended: list[str] = []
+    failing = Pipeline()
+    failing.fail_at["website"] = RuntimeError("boom")
+    # a failed attempt with a retry left is no end: the slot stays held for the retry
+    assert asyncio.run(runner(clients, failing, on_end=ended.append).run(JOB, 0)) == 1
+    assert ended == []
+    assert asyncio.run(runner(clients, Pipeline(), on_end=ended.append).run(JOB, 1)) == 0
+    assert ended == [JOB]
+    # a retry of a job that had ended (crash after the end): the hook runs again, harmless
+    assert asyncio.run(runner(clients, Pipeline(), on_end=ended.append).run(JOB, 1)) == 0
+    assert ended == [JOB, JOB]
+
+
+def test_a_failing_end_hook_does_not_fail_the_job(clients: FakeClients) -> None:
+    def broken(job_id: str) -> None:
+        raise RuntimeError("firestore unavailable")
+
+    assert asyncio.run(runner(clients, Pipeline(), on_end=broken).run(JOB, 0)) == 0
+    assert clients.fake_store.get(JOB).status == Status.COMPLETED

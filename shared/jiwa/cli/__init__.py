@@ -46,7 +46,9 @@ def _jobs_table(rows: list[dict[str, Any]]) -> None:
     table.columns.insert(0, Column("id", no_wrap=True, overflow="ignore",
                                    min_width=max((len(r["id"]) for r in rows), default=2)))
     for r in rows:
-        table.add_row(r["id"], r["status"], str(r["currentWave"]), str(r["attempt"]),
+        place = r.get("queuePosition")
+        status = f"{r['status']} (#{place} in line)" if place else r["status"]
+        table.add_row(r["id"], status, str(r["currentWave"]), str(r["attempt"]),
                       str(r["run"]), r["phone"], _default(r["createdAt"]))
     console.print(table)
 

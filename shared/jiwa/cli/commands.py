@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from jiwa.admission_store import FirestoreAdmission
 from jiwa.clients import Clients
 from jiwa.deadletters import DeadLetters
 from jiwa.events import OnboardingRequested, ProgressEvent
@@ -74,7 +75,15 @@ class Operations:
                 raise OperatorError(f"unknown status {status}; one of "
                                     + ", ".join(s.value for s in Status)) from None
             jobs = self.store.list_jobs(wanted, limit)
-        return [job_row(j) for j in jobs]
+        rows = [job_row(j) for j in jobs]
+        # A QUEUED job may wait in admission's line: its place, 1 = next to start. Read
+        # from the line's documents, whatever this shell's JIWA_ADMISSION_* say.
+        line = FirestoreAdmission(self._clients.firestore) \
+            if any(j.status == Status.QUEUED for j in jobs) else None
+        for row, job in zip(rows, jobs, strict=True):
+            if line is not None and job.status == Status.QUEUED:
+                row["queuePosition"] = line.position(job.id) or None
+        return rows
 
     def show_job(self, job_id: str) -> dict[str, Any]:
         job = self._job(job_id)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from jiwa.admission import Admission, Decision
+from jiwa.admission import Admission, Decision, publish_admitted
 from jiwa.events import (
     BadEventError,
     EventPublisher,
@@ -80,15 +80,8 @@ class Dispatcher:
 
     def _start_others(self, decision: Decision) -> None:
         """Waiters this call admitted: each gets its own request (their dispatch)."""
-        for job_id in decision.others_admitted:
-            self.publish_admitted(job_id)
-
-    def publish_admitted(self, job_id: str) -> None:
-        job = self._store.get(job_id)
-        if job is None or self._publisher is None:
-            return
-        self._publisher.publish_requested(
-            OnboardingRequested.for_run(job.id, job.run, job.dispatch))
+        if self._publisher is not None:
+            publish_admitted(self._store, self._publisher, decision.others_admitted)
 
     def _tell_queued(self, request: OnboardingRequested, decision: Decision) -> None:
         if self._publisher is None:

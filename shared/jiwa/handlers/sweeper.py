@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from datetime import timedelta
 
-from jiwa.admission import Admission
+from jiwa.admission import Admission, publish_admitted
 from jiwa.events import EventPublisher, OnboardingRequested
 from jiwa.failures import WaveFailedError, failure_event
 from jiwa.launchers import Launcher
@@ -89,9 +89,6 @@ class Sweeper:
             job = self._store.get(job_id)
             finished[job_id] = job is None or job.status in (Status.COMPLETED, Status.FAILED)
         counts["slots_reclaimed"] += sum(finished.values())
-        for job_id in self._admission.reclaim(finished):
-            job = self._store.get(job_id)
-            if job is not None:
-                self._publisher.publish_requested(
-                    OnboardingRequested.for_run(job.id, job.run, job.dispatch))
-                counts["admitted"] += 1
+        admitted = self._admission.reclaim(finished)
+        if started := publish_admitted(self._store, self._publisher, admitted):
+            counts["admitted"] += started

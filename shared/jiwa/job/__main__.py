@@ -44,13 +44,28 @@ def warn_about_retirements(settings: Settings, today: date) -> list[str]:
     return lines
 
 
+def admission_release(settings: Settings, clients: Clients) -> Callable[[str], int] | None:
+    """When admission is on: at the job's end, free its slot and start whoever that lets
+    in (the sweeper's minute-by-minute reclaim stays the backstop)."""
+    if settings.admission_max_running is None:
+        return None
+    from jiwa.admission import publish_admitted
+    from jiwa.admission_store import admission_for
+
+    gate = admission_for(settings, clients.firestore)
+    assert gate is not None
+    return lambda job_id: publish_admitted(clients.store, clients.publisher,
+                                           gate.release(job_id))
+
+
 async def _run(settings: Settings, job_id: str, attempt: int) -> int:
     warn_about_retirements(settings, date.today())
     clients = Clients(settings)
     runner = JobRunner(clients.store, clients.publisher,
                        load_pipeline(settings.pipeline)(clients),
                        max_attempts=settings.job_max_attempts,
-                       heartbeat_seconds=settings.heartbeat_seconds)
+                       heartbeat_seconds=settings.heartbeat_seconds,
+                       on_end=admission_release(settings, clients))
     task = asyncio.current_task()
     assert task is not None
     # Cloud Run sends SIGTERM 10 s before SIGKILL: stop at once, leaving the last

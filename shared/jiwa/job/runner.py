@@ -46,12 +46,16 @@ class WaveContext:
 
 class JobRunner:
     def __init__(self, store: JobStore, publisher: EventPublisher, pipeline: list[Wave], *,
-                 max_attempts: int = 2, heartbeat_seconds: float = 15.0) -> None:
+                 max_attempts: int = 2, heartbeat_seconds: float = 15.0,
+                 on_end: Callable[[str], object] | None = None) -> None:
+        """`on_end(job_id)` runs (in a thread) once the job is COMPLETED or FAILED for
+        good: admission frees its slot there and starts the next in line."""
         numbers = [w.number for w in pipeline]
         if numbers != sorted(set(numbers)) or not all(1 <= n <= 9 for n in numbers):
             raise ValueError(f"waves must be numbered 1..9 in order, got {numbers}")
         self._store, self._publisher, self._pipeline = store, publisher, pipeline
         self._max_attempts, self._heartbeat_seconds = max_attempts, heartbeat_seconds
+        self._on_end = on_end
 
     async def run(self, job_id: str, attempt: int) -> int:
         """The process exit code: 0 done (or nothing to do), 1 failed this attempt."""
@@ -59,6 +63,7 @@ class JobRunner:
         job = self._store.require(job_id)
         if job.status in (Status.COMPLETED, Status.FAILED):
             log.info("job: already %s; nothing to do", job.status, extra=ctx)
+            await self._ended(job_id)  # a retry after a crash between the end and this
             return 0
         job = await asyncio.to_thread(self._store.start_attempt, job_id, attempt)
         heartbeat = asyncio.create_task(self._beat(job_id))
@@ -68,6 +73,7 @@ class JobRunner:
                             payload=self._completion_payload(outputs))
             await asyncio.to_thread(self._store.complete, job_id)
             log.info("job: completed", extra={**ctx, "outcome": "completed"})
+            await self._ended(job_id)
             return 0
         except Exception as exc:
             last = attempt + 1 >= self._max_attempts
@@ -76,11 +82,20 @@ class JobRunner:
                           extra={**ctx, "outcome": "failed" if last else "retrying"})
             if last:
                 await self._fail(job_id, exc)
+                await self._ended(job_id)
             return 1
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+
+    async def _ended(self, job_id: str) -> None:
+        if self._on_end is None:
+            return
+        try:
+            await asyncio.to_thread(self._on_end, job_id)
+        except Exception:  # the sweeper frees the slot within a minute anyway
+            log.warning("job: ending hook failed", exc_info=True, extra={"job_id": job_id})
 
     async def _run_waves(self, job: Job) -> dict[str, dict[str, Any]]:
         """Every wave's output by name (finished earlier or now)."""
