@@ -16,7 +16,7 @@ import asyncio
 import ipaddress
 import socket
 import zlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -128,16 +128,22 @@ class _Inflater:
 
 class SafeFetcher:
     def __init__(self, http: httpx.AsyncClient, *, resolver: Resolver = system_resolver,
-                 allow_hosts: Iterable[str] = (), max_bytes: int = 1_000_000,
-                 max_redirects: int = 3, timeout: float = 10.0) -> None:
+                 allow_hosts: Iterable[str] = (), routes: Mapping[str, str] | None = None,
+                 max_bytes: int = 1_000_000, max_redirects: int = 3,
+                 timeout: float = 10.0) -> None:
         self._http, self._resolve = http, resolver
         self._allow = {h.strip().lower() for h in allow_hosts if h.strip()}
+        # Local sample sites only (JIWA_SCRAPE_ROUTES, empty in production): a name served
+        # by a local stand-in over plain http, as the fal seam rewrites fal's host.
+        self._routes = {k.strip().lower(): v.strip() for k, v in (routes or {}).items()}
         self._max_bytes, self._max_redirects, self._timeout = max_bytes, max_redirects, timeout
 
-    async def fetch(self, url: str) -> Page:
-        return await asyncio.wait_for(self._fetch(url), self._timeout)
+    async def fetch(self, url: str, *, follow: Callable[[str], bool] | None = None) -> Page:
+        """The page at `url` after its redirects. A redirect to a URL `follow` refuses is
+        not requested: the answer is that redirect (its status, `url` the target, no body)."""
+        return await asyncio.wait_for(self._fetch(url, follow), self._timeout)
 
-    async def _fetch(self, url: str) -> Page:
+    async def _fetch(self, url: str, follow: Callable[[str], bool] | None = None) -> Page:
         for _ in range(self._max_redirects + 1):
             target, host_header, sni = await self.check(url)
             request = self._http.build_request(
@@ -148,6 +154,8 @@ class SafeFetcher:
             try:
                 if response.is_redirect:
                     url = urljoin(url, response.headers.get("location", ""))
+                    if follow is not None and not follow(url):
+                        return Page(url, response.status_code, "", "")
                     continue
                 body = await self._read(response)
                 return Page(url, response.status_code,
@@ -200,6 +208,9 @@ class SafeFetcher:
         host_header = host if parts.port is None else f"{host}:{port}"
         if f"{host}:{port}" in self._allow:
             return url, host_header, None
+        if host in self._routes:
+            target = urlunsplit(("http", self._routes[host], parts.path or "/", parts.query, ""))
+            return target, host, None
         if host in BLOCKED_NAMES or host.endswith(".internal") or host.endswith(".local"):
             raise UnsafeURLError(f"host {host} is internal")
         try:

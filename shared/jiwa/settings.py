@@ -77,6 +77,7 @@ _ENV_NAMES = {
     "image_quality_threshold": "JIWA_IMAGE_QUALITY_THRESHOLD", "fal_attempts": "JIWA_FAL_ATTEMPTS",
     "fal_timeout_seconds": "JIWA_FAL_TIMEOUT_SECONDS", "image_schedule": "JIWA_IMAGE_SCHEDULE",
     "scrape_allow_hosts": "JIWA_SCRAPE_ALLOW_HOSTS", "query_log": "JIWA_QUERY_LOG",
+    "scrape_routes": "JIWA_SCRAPE_ROUTES",
 }
 # Read when the first name is unset (the gcloud tools' older name for the project).
 _FALLBACKS = {"project": ("GCLOUD_PROJECT",)}
@@ -203,6 +204,10 @@ class Settings(BaseSettings):
     scrape_allow_hosts: Annotated[str, _must(lambda v: all(
         _HOST_PORT.fullmatch(h.strip()) for h in v.split(",") if h.strip()),
         "a comma-separated list of host:port")] = ""
+    # name=host:port,…: names the local website stand-in serves (never in production)
+    scrape_routes: Annotated[str, _must(lambda v: all(
+        re.fullmatch(r"[A-Za-z0-9.-]+=" + _HOST_PORT.pattern, h.strip())
+        for h in v.split(",") if h.strip()), "a comma-separated list of name=host:port")] = ""
     query_log: str = ""  # tests: a file that records each Firestore query's shape
 
     cloud_run_job_name: str | None = Field(

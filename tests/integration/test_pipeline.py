@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from harness import Harness, new_phone, wait_for
 
+from jiwa.commerce_dates import planning_window
+
 N = 6
 
 
@@ -30,7 +32,9 @@ def test_onboarding_conversation_and_business_document(harness: Harness, real) -
         sorted(f"Creating image {i} of {N}…" for i in range(1, N + 1))
     previews = [t for t in images if _is_preview(t)]
     assert len(previews) == N and len(images) == 2 * N
-    assert texts[-1].startswith("All 6 images ready!\nYour content calendar:\n2026-12-01")
+    # the calendar starts the day after the job began, in Asia/Jakarta (jiwa.commerce_dates)
+    first, _ = planning_window(harness.store.require(job_id).created_at)
+    assert texts[-1].startswith(f"All 6 images ready!\nYour content calendar:\n{first}")
     business = harness.store.business(harness.store.require(job_id).business_id or "")
     assert business is not None
     assert business["brand"]["colors"] and business["products"]

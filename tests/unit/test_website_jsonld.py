@@ -15,7 +15,8 @@ from jiwa.waves import website
 DEPTH = 100_000
 PRODUCT = ('<script type="application/ld+json">{"@type": "Product", "name": "Kopi Susu",'
            ' "offers": {"price": 25000, "priceCurrency": "IDR"}}</script>')
-EXPECTED = [{"name": "Kopi Susu", "price": "25000", "currency": "IDR"}]
+EXPECTED = [{"name": "Kopi Susu", "price": 25000, "price_text": "Rp25.000", "currency": "IDR",
+             "image": "", "url": ""}]
 
 
 def page(nested: str) -> str:
@@ -45,11 +46,12 @@ def test_nested_values_are_no_names_or_prices() -> None:
     item = (f'{{"@type": "Product", "name": {deep}}}, '
             f'{{"@type": "Product", "name": "Gayo", "offers": {{"price": {deep}}}}}')
     out = website.read_page(page(f"[{item}]"))
-    assert out["products"] == [{"name": "Gayo", "price": "", "currency": ""}, *EXPECTED]
+    assert out["products"] == [{"name": "Gayo", "price": None, "price_text": "", "currency": "",
+                                "image": "", "url": ""}, *EXPECTED]
 
 
 class _Fetcher:
-    async def fetch(self, url: str) -> Page:
+    async def fetch(self, url: str, follow: Any = None) -> Page:
         return Page(url, 200, "text/html", page(NESTINGS["arrays"]))
 
 
@@ -58,4 +60,4 @@ def test_the_wave_succeeds_on_such_a_page() -> None:
     ctx: Any = SimpleNamespace(job=SimpleNamespace(id="job_w"),
                                outputs={"profile": {"profile": {"website": "https://k.example"}}})
     out = asyncio.run(website.run(ctx, services))
-    assert out["available"] and out["products"] == EXPECTED
+    assert out["available"] and out["products"] == [{**EXPECTED[0], "source": "site"}]

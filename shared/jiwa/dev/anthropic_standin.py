@@ -5,6 +5,10 @@ answers what we send (sources in the comments):
 - structured outputs (`output_config.format` = `{"type": "json_schema", "schema"}`): the
   answer is one text block holding JSON that fits the schema; the schema's `title` says
   which of our tasks it is (BrandProfile, ProductList, ContentCalendar, ImageScore);
+- the answer is built from what the prompt gives, as the model's would be: the products
+  and prices it lists (`- product: NAME | price Rp25.000`, kept in the business's format),
+  the language it asks for, the planning window and the dates that matter in it (a post
+  is moved onto each, e.g. Harbolnas 12.12);
 - `max_tokens` is honoured: an answer longer than the budget (thinking included) is cut
   off mid-JSON with `stop_reason: "max_tokens"`;
 - an unknown or retired model answers 404 `not_found_error`; a forced `tool_choice` on a
@@ -79,33 +83,82 @@ def _products(text: str) -> list[str]:
     return [p.strip() for p in found] or ["Signature product"]
 
 
+def _prices(text: str) -> dict[str, str]:
+    """Each product's price as the prompt gives it (`- product: NAME | price Rp25.000`):
+    the stand-in answers with the business's own products and prices, in its own format,
+    so a regression in reading or prompting shows in the demo and in tests."""
+    return {name.strip(): price.strip() for name, price in
+            re.findall(r"- product: ([^\n|]+)\| price ([^\n|]+)", text)}
+
+
+def _indonesian(text: str) -> bool:
+    return bool(re.search(r"\bin Indonesian\.", text))
+
+
+def _calendar_days(text: str, count: int) -> list[tuple[date, str]]:
+    """The post dates: every other day from the window the prompt gives (a fixed start
+    without one), one moved onto each date that matters there (`- date: D | NAME`), as
+    a planner would; each with the name of its occasion ("" for none)."""
+    window = re.search(r"from (\d{4}-\d\d-\d\d) to (\d{4}-\d\d-\d\d)", text)
+    start = date.fromisoformat(window.group(1)) if window else date(2026, 12, 1)
+    days = [(start + timedelta(days=2 * i), "") for i in range(count)]
+    moments = [(date.fromisoformat(d), n.strip()) for d, n in
+               re.findall(r"- date: (\d{4}-\d\d-\d\d) \| ([^\n]+)", text)]
+    # sales and holidays before paydays; one occasion per post
+    for day, occasion in sorted(moments, key=lambda m: "Gajian" in m[1] or "Payday" in m[1]):
+        free = [i for i, (_, named) in enumerate(days) if not named]
+        if not free:
+            break
+        nearest = min(free, key=lambda i: abs((days[i][0] - day).days))
+        days[nearest] = (day, occasion)
+    return sorted(days)
+
+
 def answer(task: str, text: str, plan: FaultPlan) -> dict[str, Any]:
     """The JSON our schema `task` (its title) asks for, built from words in the prompt."""
     name = _name(text)
+    indonesian = _indonesian(text)
     if task == "BrandProfile":
+        summary = (f"{name} adalah brand yang hangat dan dekat dengan komunitasnya. "
+                   f"Pembelinya anak muda perkotaan yang menghargai karya lokal."
+                   if indonesian else
+                   f"{name} is a warm, community-minded brand. Its audience is young "
+                   f"urban professionals who value local craft.")
         return {"voice": "warm, local and playful", "audience": "young urban professionals",
                 "values": ["local sourcing", "craft", "community"],
                 "visual_style": "golden-hour photography, warm tones, natural textures",
-                "colors": ["#6F4E37", "#F4E1C1", "#D98E04"],
-                "summary": f"{name} is a warm, community-minded brand. Its audience is young "
-                           f"urban professionals who value local craft."}
+                "colors": ["#6F4E37", "#F4E1C1", "#D98E04"], "summary": summary}
     if task == "ProductList":
-        items = _products(text)[:4]
+        items, prices = _products(text)[:4], _prices(text)
         return {"products": [{"name": p, "description": f"{p} from {name}",
-                              "price": "Rp 25.000"} for p in items]}
+                              "price": prices.get(p, "")} for p in items]}
     if task == "ContentCalendar":
         asked = re.search(r"exactly (\d+) posts", text)
         count = int(asked.group(1)) if asked else 6
-        start = date(2026, 12, 1)
-        products, personas = _products(text), re.findall(r"- persona: ([^\n|]+)", text) or ["x"]
-        posts = [{"date": (start + timedelta(days=2 * i)).isoformat(),
-                  "pillar": ["product", "behind the scenes", "community"][i % 3],
-                  "caption": f"Post {i + 1} for {name}: {products[i % len(products)].strip()}",
-                  "hashtags": ["#umkm", "#lokal"],
-                  "influencer": personas[i % len(personas)].strip(),
-                  "product": products[i % len(products)].strip()} for i in range(count)]
-        return {"posts": posts, "summary": f"{count} posts over two weeks, mixing product "
-                                           f"shots, behind the scenes and community."}
+        products, prices = _products(text), _prices(text)
+        personas = re.findall(r"- persona: ([^\n|]+)", text) or ["x"]
+        posts = []
+        for i, (day, occasion) in enumerate(_calendar_days(text, count)):
+            product = products[i % len(products)].strip()
+            offer = f"{product} {prices[product]}" if product in prices else product
+            lead = f"{occasion}: " if occasion else ""
+            caption = (f"{lead}{offer} dari {name}. Yuk mampir!" if indonesian
+                       else f"{lead}{offer} from {name}. Come by!")
+            posts.append({"date": day.isoformat(),
+                          "pillar": ["product", "behind the scenes", "community"][i % 3],
+                          "caption": caption, "hashtags": ["#umkm", "#lokal"],
+                          "influencer": personas[i % len(personas)].strip(),
+                          "product": product})
+        named = [(p["date"], o) for p, (_, o) in zip(posts, _calendar_days(text, count),
+                                                      strict=True) if o]
+        summary = (f"{count} posting selama dua minggu: foto produk, di balik layar dan "
+                   f"komunitas." if indonesian else
+                   f"{count} posts over two weeks, mixing product shots, behind the scenes "
+                   f"and community.")
+        if named:
+            summary += (" Tanggal penting: " if indonesian else " Dates that matter: ") \
+                + "; ".join(f"{d} {o}" for d, o in named) + "."
+        return {"posts": posts, "summary": summary[:600]}
     if task == "ImageScore":
         low = plan.take("low_scores")
         digest = int(hashlib.sha256(text.encode()).hexdigest(), 16)

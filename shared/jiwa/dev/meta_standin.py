@@ -8,7 +8,10 @@ and injects failures on request:
   POST /_standin/faults  {"whatsapp": [{"status": 500, "code": 131000, "times": 3}],
                           "whatsapp_invalid": ["628..."], "instagram_deny": true,
                           "instagram_token_error": true, "latency_ms": 0,
-                          "whatsapp_pair_rate": {"interval_ms": 6000, "burst": 45}}
+                          "whatsapp_pair_rate": {"interval_ms": 6000, "burst": 45},
+                          "instagram_account": {"profile": {...}, "posts": [...]}}
+      (instagram_account: the account the next logins connect, kept by their tokens;
+      null for the sample one, Kopi Senja)
   GET  /_standin/refusals                   sends refused by an enforced limit
   POST /_standin/reset
 """
@@ -66,6 +69,9 @@ class MetaState:
         self.messages: list[dict[str, Any]] = []
         self.codes: dict[str, str] = {}
         self.tokens: set[str] = set()
+        # code or token -> the Instagram account it is for (the fault plan's
+        # "instagram_account" when the login happened; absent: the sample account)
+        self.accounts: dict[str, dict[str, Any]] = {}
         self.counter = itertools.count(1)
         self.pair_buckets: dict[str, tuple[float, float]] = {}  # to -> (tokens, at)
         self.refusals: list[dict[str, Any]] = []
@@ -205,8 +211,11 @@ def create_app(state: MetaState | None = None, website: str = "", webhook_url: s
                                "error_description": "Permissions error", "state": state_param})
             return redirect(f"{redirect_uri}?{query}")
         code = secrets.token_urlsafe(16)
+        account = st.faults.get("instagram_account")
         with st.lock:
             st.codes[code] = request.args.get("client_id", "")
+            if account:
+                st.accounts[code] = account
         return redirect(f"{redirect_uri}?{urlencode({'code': code, 'state': state_param})}")
 
     @app.post("/oauth/access_token")
@@ -221,6 +230,8 @@ def create_app(state: MetaState | None = None, website: str = "", webhook_url: s
         token = "IGshort" + secrets.token_urlsafe(24)
         with st.lock:
             st.tokens.add(token)
+            if code in st.accounts:
+                st.accounts[token] = st.accounts.pop(code)
         return jsonify({"data": [{"access_token": token, "user_id": SAMPLE_PROFILE["user_id"],
                                   "permissions": "instagram_business_basic"}]})
 
@@ -232,24 +243,29 @@ def create_app(state: MetaState | None = None, website: str = "", webhook_url: s
         token = "IGlong" + secrets.token_urlsafe(32)
         with st.lock:
             st.tokens.add(token)
+            if short in st.accounts:
+                st.accounts[token] = st.accounts[short]
         return jsonify({"access_token": token, "token_type": "bearer", "expires_in": 5183944})
 
     @app.get("/<version>/me")
     def me(version: str) -> Any:
         if request.args.get("access_token") not in st.tokens:
             return graph_error(400, 190, "Invalid OAuth access token.")
-        return jsonify({**SAMPLE_PROFILE, "website": st.website})
+        account = st.accounts.get(request.args.get("access_token", ""), {})
+        return jsonify({**SAMPLE_PROFILE, "website": st.website, **account.get("profile", {})})
 
     @app.get("/<version>/me/media")
     def media(version: str) -> Any:
         if request.args.get("access_token") not in st.tokens:
             return graph_error(400, 190, "Invalid OAuth access token.")
         base = request.host_url.rstrip("/")
+        account = st.accounts.get(request.args.get("access_token", ""), {})
+        posts = [(c, "IMAGE") for c in account["posts"]] if "posts" in account else SAMPLE_POSTS
         data = [{"id": f"1790000000000{i}", "caption": caption, "media_type": kind,
                  "media_url": f"{base}/_standin/media/{i}.png",
                  "permalink": f"https://www.instagram.com/p/standin{i}/",
                  "timestamp": f"2026-11-{20 - i:02d}T10:00:00+0000"}
-                for i, (caption, kind) in enumerate(SAMPLE_POSTS)]
+                for i, (caption, kind) in enumerate(posts)]
         return jsonify({"data": data, "paging": {"cursors": {"before": "a", "after": "b"}}})
 
     @app.get("/_standin/refusals")

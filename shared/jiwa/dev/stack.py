@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from jiwa.crypto import TokenCipher
+from jiwa.dev import website_standin
 from jiwa.dev.emulators import (
     IMAGE_BUCKET,
     ROOT,
@@ -191,6 +192,10 @@ class Stack:
             "FAL_KEY": "local-fal-key",
             "FAL_BASE_URL": s.url("fal"),
             "JIWA_SCRAPE_ALLOW_HOSTS": f"127.0.0.1:{s.ports['site']}",
+            # the sample businesses' names (s.id, linktr.ee, their sites) to the website
+            # stand-in, which serves each by its Host header
+            "JIWA_SCRAPE_ROUTES": ",".join(f"{host}=127.0.0.1:{s.ports['site']}"
+                                           for host in website_standin.hosts()),
             "JIWA_HEARTBEAT_SECONDS": "2",
             # WhatsApp's pair rate 12 times faster, as the stand-ins' latencies are scaled
             # down: at 6 s a message, a local onboarding would wait a minute on pacing

@@ -50,7 +50,8 @@ def main() -> None:
     from jiwa.dev import anthropic_standin, fal_standin, meta_standin, website_standin
     from jiwa.dev.faults import FaultPlan
 
-    website = f"http://127.0.0.1:{args.site_port}/"
+    # Kopi Senja's bio link: an s.id short link to its Linktree page (tests/data/businesses)
+    website = website_standin.sample_bio_link()
     servers = [
         serve(meta_standin.create_app(website=website, webhook_url=args.webhook_url,
                                       app_secret=os.environ.get("WHATSAPP_APP_SECRET", "")),

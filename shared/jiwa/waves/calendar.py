@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from jiwa.commerce_dates import dates_between, planning_window
 from jiwa.events import ProgressKind
 from jiwa.failures import WaveFailedError
 from jiwa.job.runner import WaveContext
@@ -36,17 +38,26 @@ class ContentCalendar(BaseModel):
     summary: str = Field(min_length=5, max_length=600)
 
 
-def calendar_prompt(outputs: dict[str, Any], count: int, language: str) -> str:
+def calendar_prompt(outputs: dict[str, Any], count: int, language: str,
+                    created: datetime | None = None) -> str:
     profile = outputs["profile"]["profile"]
     brand = outputs["brand"]
     lines = [f"Business name: {profile.get('name') or profile.get('username')}",
              f"Voice: {brand['voice']}", f"Audience: {brand['audience']}",
              f"Values: {', '.join(brand['values'])}", "Products:"]
-    lines += [f"- product: {p['name']}" for p in outputs["products"]["products"]]
+    lines += [f"- product: {p['name']}" + (f" | price {p['price']}" if p.get("price") else "")
+              for p in outputs["products"]["products"]]
     lines.append("Influencer personas:")
     lines += [f"- persona: {m['name']} | {m['niche']}" for m in outputs["influencers"]["matches"]]
-    lines.append(f"Plan exactly {count} posts over the next two weeks. Captions and summary in "
+    first, last = planning_window(created)
+    lines.append(f"Plan exactly {count} posts over the next two weeks, from {first} to {last} "
+                 "(dates in Asia/Jakarta). Captions and summary in "
                  + ("Indonesian." if language == "id" else "English."))
+    # Indonesian commerce dates in the window (jiwa.commerce_dates), for Claude to use.
+    moments = dates_between(first, last)
+    if moments:
+        lines.append("Dates that matter in this window (use them where they fit):")
+        lines += [f"- date: {m.day} | {m.name(language)}" for m in moments]
     return "\n".join(lines)
 
 
@@ -54,7 +65,8 @@ async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
     count = services.settings.image_count
     calendar = await services.claude.structured(
         ContentCalendar, system=SYSTEM, max_tokens=max_tokens(count),
-        content=[{"type": "text", "text": calendar_prompt(ctx.outputs, count, ctx.job.language)}])
+        content=[{"type": "text", "text": calendar_prompt(ctx.outputs, count, ctx.job.language,
+                                                       ctx.job.created_at)}])
     if len(calendar.posts) < count:
         raise WaveFailedError.of("calendar_short",
                                  f"{len(calendar.posts)} of {count} posts")

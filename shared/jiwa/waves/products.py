@@ -31,11 +31,17 @@ def products_prompt(outputs: dict[str, Any]) -> str:
     lines = [f"Business name: {profile.get('name') or profile.get('username')}",
              f"Brand: {outputs['brand']['summary']}", "Known products:"]
     site = outputs.get("website", {})
-    lines += [f"- product: {p['name']} | price {p['price']} {p['currency']}"
+    # The price as the business writes it ("Rp 25.000,-", "25rb"), so the answer keeps it.
+    lines += [f"- product: {p['name']}" + (f" | price {p['price_text']}"
+                                           if p.get("price_text") else "")
               for p in site.get("products", [])]
+    shops = sorted({c["kind"] for c in site.get("channels", []) if c.get("shop")})
+    if shops:
+        lines.append(f"Sells through: {', '.join(shops)}")
     lines.append("Captions:")
     lines += [f"- {p['caption']}" for p in outputs["profile"]["posts"] if p["caption"]]
-    lines.append("Choose up to 4 products to feature.")
+    lines.append("Choose up to 4 products to feature. Keep each price exactly as the "
+                 "business writes it.")
     return "\n".join(lines)
 
 

@@ -48,8 +48,10 @@ class WaveServices:
 
         fal = (RoutedFalClient(key=s.fal_key, base_url=s.fal_base_url) if s.fal_base_url
                else fal_client.AsyncClient(key=s.fal_key))
+        routes = {name: to for name, _, to in (r.strip().partition("=") for r in
+                                                s.scrape_routes.split(",") if r.strip())}
         fetcher = SafeFetcher(httpx.AsyncClient(timeout=10.0, verify=True),
-                              allow_hosts=s.scrape_allow_hosts.split(","))
+                              allow_hosts=s.scrape_allow_hosts.split(","), routes=routes)
         return cls(s, clients.store, clients.instagram, clients.cipher, fetcher,
                    Claude(connect_claude, {"ANTHROPIC_MODEL": s.anthropic_model,
                                            "ANTHROPIC_SCORE_MODEL": s.anthropic_score_model}),
