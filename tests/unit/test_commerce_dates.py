@@ -16,11 +16,24 @@ def test_the_dates_that_matter_in_december() -> None:
     found = {(d.day, d.id) for d in dates_between(date(2026, 11, 29), date(2026, 12, 31))}
     assert {(date(2026, 11, 30), "Gajian (akhir bulan)"),
             (date(2026, 12, 12), "Harbolnas 12.12 (Hari Belanja Online Nasional)"),
-            (date(2026, 12, 22), "Hari Ibu"), (date(2026, 12, 25), "Natal"),
+            (date(2026, 12, 22), "Hari Ibu"), (date(2026, 12, 25), "Hari Raya Natal"),
             (date(2026, 12, 31), "Malam Tahun Baru")} <= found
-    lebaran = [d for d in dates_between(date(2027, 1, 1), date(2027, 3, 31))
-               if "Idul Fitri" in d.id]
-    assert [d.day for d in lebaran] == [date(2027, 3, 10)] and "perkiraan" in lebaran[0].id
+
+
+def test_lebaran_and_ramadan_come_from_the_decree_or_are_marked_estimates() -> None:
+    # 2026: the joint decree's dates (Idul Fitri 21-22 March), as the holidays package has
+    lebaran = [d for d in dates_between(date(2026, 1, 1), date(2026, 12, 31))
+               if d.id.startswith("Hari Raya Idul Fitri")]
+    assert [d.day for d in lebaran] == [date(2026, 3, 21)]
+    assert "perkiraan" not in lebaran[0].id
+    # 2027: before its decree, computed and marked as an estimate, in both languages
+    ahead = [d for d in dates_between(date(2027, 1, 1), date(2027, 3, 31))
+             if "Idul Fitri" in d.id]
+    assert ahead[0].day == date(2027, 3, 10)
+    assert all("perkiraan" in d.id and "estimated" in d.en for d in ahead)
+    ramadan = [d for d in dates_between(date(2027, 1, 1), date(2027, 3, 31))
+               if d.id.startswith("Awal Ramadan")]
+    assert [d.day for d in ramadan] == [date(2027, 2, 8)]
     assert [d.en for d in dates_between(date(2027, 11, 11), date(2027, 11, 11))] == \
         ["11.11 twin-date sale"]
 
