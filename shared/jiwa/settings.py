@@ -260,6 +260,19 @@ class Settings(BaseSettings):
             raise ValueError(f"more than {_env_name('heartbeat_seconds')} ({heartbeat:g})")
         return value
 
+    @field_validator("scrape_allow_hosts", "scrape_routes")
+    @classmethod
+    def _only_beside_the_emulators(cls, value: str, info: ValidationInfo) -> str:
+        # Both open the website fetcher to local addresses, past the SSRF rules: a local
+        # sample site's way in, and a hole anywhere else. Production never runs beside
+        # an emulator, so there they are refused rather than trusted to stay empty.
+        emulated = info.data.get("firestore_emulator_host") or info.data.get(
+            "pubsub_emulator_host")
+        if value.strip() and not emulated:
+            raise ValueError("empty unless FIRESTORE_EMULATOR_HOST or PUBSUB_EMULATOR_HOST "
+                             "is set (local sample sites only)")
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

@@ -246,3 +246,13 @@ def test_a_function_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
             app.webhook()  # the framework answers 500 and logs the message
     finally:
         app.install(None)
+
+
+@pytest.mark.parametrize("variable", ["JIWA_SCRAPE_ALLOW_HOSTS", "JIWA_SCRAPE_ROUTES"])
+def test_fetcher_openings_are_refused_away_from_the_emulators(variable: str) -> None:
+    value = "127.0.0.1:8000" if variable == "JIWA_SCRAPE_ALLOW_HOSTS" else "s.id=127.0.0.1:8000"
+    error = _refused({variable: value})
+    assert list(error.problems) == [variable]
+    assert "EMULATOR_HOST" in error.problems[variable]
+    beside = Settings.from_env({variable: value, "FIRESTORE_EMULATOR_HOST": "127.0.0.1:8080"})
+    assert value in (beside.scrape_allow_hosts, beside.scrape_routes)
