@@ -98,7 +98,9 @@ def guarded(subscription: str, topic: str) -> PoisonGuard:
     c = _clients()
     return PoisonGuard(c.firestore,
                        functools.partial(c.publisher.publish_dead_letter, topic),
-                       subscription=subscription, max_attempts=MAX_DELIVERY_ATTEMPTS)
+                       subscription=subscription, max_attempts=MAX_DELIVERY_ATTEMPTS,
+                       project=c.settings.project,
+                       secrets=tuple(c.settings.secret_values()))
 
 
 @functools.cache

@@ -12,6 +12,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from jiwa.dead_letter_reasons import original_attributes
 from jiwa.topology import PushRoute, routes
 
 
@@ -65,8 +66,9 @@ class DeadLetters:
         ordered = route_for(topic).ordered
         for letter in chosen:
             extra = {"ordering_key": letter.job_id} if ordered and letter.job_id else {}
+            # as first published: the dead-letter attributes stay with the dead letter
             self._publisher.publish(topic_path, letter.data, **extra,
-                                    **letter.attributes).result(30)
+                                    **original_attributes(letter.attributes)).result(30)
         if chosen:
             self._subscriber.acknowledge(request={"subscription": self._path(topic),
                                                   "ack_ids": [m.ack_id for m in chosen]})

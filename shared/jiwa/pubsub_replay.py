@@ -33,6 +33,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from jiwa.dead_letter_reasons import DeathReason
 from jiwa.events import OnboardingRequested, ProgressEvent
 
 REPLAY_PREFIX = "jiwa-replay-"
@@ -85,6 +86,7 @@ class Replayed:
     attributes: dict[str, str] = field(default_factory=dict)
     ordering_key: str = ""
     delivery_attempt: int = 0
+    died: DeathReason | None = None  # on a dead-letter topic: why (jiwa.dead_letter_reasons)
 
     @property
     def event(self) -> ProgressEvent | OnboardingRequested | None:
@@ -103,7 +105,8 @@ class Replayed:
                 "delivery_attempt": self.delivery_attempt,
                 "data": base64.b64encode(self.data).decode(),
                 "event": event.model_dump(mode="json") if event else None,
-                "undecodable": problem}
+                "undecodable": problem,
+                "dead_letter": self.died.to_json() if self.died else None}
 
     def line(self) -> str:
         event, problem = decode(self)
@@ -112,14 +115,15 @@ class Replayed:
             head += f" key={self.ordering_key}"
         if self.delivery_attempt:
             head += f" attempt={self.delivery_attempt}"
+        tail = f" — {self.died.text()}" if self.died else ""
         if event is None:
             preview = self.data[:80].decode(errors="replace")
-            return f"{head} UNDECODABLE ({problem}): {preview!r}"
+            return f"{head} UNDECODABLE ({problem}): {preview!r}{tail}"
         if isinstance(event, ProgressEvent):
             what = f"{event.kind} seq={event.seq} wave={event.wave}"
         else:
             what = f"requested dispatch={event.dispatch}"
-        return f"{head} {event.job_id} run={event.run} {what} id={event.event_id}"
+        return f"{head} {event.job_id} run={event.run} {what} id={event.event_id}{tail}"
 
 
 def _model_for(message: Replayed) -> type[ProgressEvent] | type[OnboardingRequested]:

@@ -3,8 +3,11 @@ leaves the job resumable."""
 
 from __future__ import annotations
 
+import json
+
 from conversations import backbone
 from harness import Harness, new_phone, wait_for
+from integration.test_cli import jiwa, jiwa_json
 
 from jiwa.deadletters import DeadLetters
 from jiwa.events import OnboardingRequested, ProgressEvent, ProgressKind
@@ -27,6 +30,17 @@ def test_poison_progress_event_is_dead_lettered_then_redriven(harness: Harness,
         harness.standin_faults(whatsapp=[])
     assert found[0].attributes["eventId"] == event.event_id
     assert harness.conversation(phone) == []
+    # why it died, where dead letters are read: the consumer's last error (WhatsApp's
+    # 503/131000 on every try) and the attempts, from `jiwa dlq` and a topic replay
+    listed = [r for r in jiwa_json(harness, "dlq", "list", "--topic", "onboarding-progress")
+              if r["job_id"] == job.id]
+    assert listed[0]["reason"].startswith("died after 5 deliveries on notifier-push: ")
+    assert "131000" in listed[0]["reason"]
+    replayed = jiwa(harness, "pubsub", "replay", "--topic", "onboarding-progress-dead-letter",
+                    "--start", "now-10m", "--job", job.id, "--json")
+    dead = [json.loads(line) for line in replayed.stdout.splitlines()]
+    assert dead and dead[0]["dead_letter"]["attempts"] == 5
+    assert "131000" in dead[0]["dead_letter"]["last_error"]
     assert [m.job_id for m in letters.peek("onboarding-progress")].count(job.id) == 1
     redriven = letters.redrive("onboarding-progress", {found[0].message_id})
     assert [m.message_id for m in redriven] == [found[0].message_id]

@@ -12,6 +12,7 @@ import pytest
 from fakes import FakeClients, Function, eventarc, load, push_envelope
 from flask.testing import FlaskClient
 
+from jiwa.dead_letter_reasons import original_attributes, reason
 from jiwa.events import OnboardingRequested, ProgressEvent, ProgressKind, encode
 from jiwa.messages import WAVE_TEXTS, render, text
 from jiwa.store import Job, Status
@@ -212,9 +213,21 @@ def test_a_message_failing_every_delivery_is_dead_lettered_unchanged(
     assert answers == [500] * (MAX_DELIVERY_ATTEMPTS - 1) + [200]
     [dead] = clients.pubsub.on("onboarding-progress-dead-letter")
     assert dead.data == base64.b64decode(envelope["message"]["data"])
-    assert dead.attributes == envelope["message"]["attributes"]
+    # the original attributes, and what Pub/Sub's own forwarding adds (plus our key)
+    assert original_attributes(dead.attributes) == envelope["message"]["attributes"]
+    assert dead.attributes["CloudPubSubDeadLetterSourceDeliveryCount"] == \
+        str(MAX_DELIVERY_ATTEMPTS)
+    assert dead.attributes["CloudPubSubDeadLetterSourceSubscription"] == "notifier-push"
+    assert dead.attributes["jiwaDeadLetterSourceMessageId"] == "poison-1"
     counter = clients.fake_firestore.data["deliveries"]["notifier-push:poison-1"]
     assert counter["failures"] == MAX_DELIVERY_ATTEMPTS
+    assert counter["lastError"].startswith("WhatsAppError") or "131000" in counter["lastError"]
+    died = reason(dead.attributes,
+                  lambda key: clients.fake_firestore.data["deliveries"].get(key))
+    assert died is not None and died.attempts == MAX_DELIVERY_ATTEMPTS
+    assert died.text().startswith(f"died after {MAX_DELIVERY_ATTEMPTS} deliveries on "
+                                  "notifier-push: ")
+    assert died.last_error == counter["lastError"]
 
 
 def test_failures_are_counted_per_message_and_per_subscription(

@@ -203,8 +203,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "dlq":
         with progress(f"{args.action} dead letters of {args.topic}", None):
             rows = ops.dead_letters(args.action, args.topic, set(args.message or []) or None)
-        emit(rows, args.json, lambda rows: _lines([f"{r['message_id']} job {r['job_id']} "
-                                                   f"event {r['event_id']}" for r in rows]))
+        emit(rows, args.json, lambda rows: _lines([
+            f"{r['message_id']} job {r['job_id']} event {r['event_id']}"
+            + (f" — {r['reason']}" if r.get("reason") else "") for r in rows]))
     return 0
 
 

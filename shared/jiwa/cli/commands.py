@@ -11,6 +11,7 @@ from typing import Any
 
 from jiwa.admission_store import FirestoreAdmission
 from jiwa.clients import Clients
+from jiwa.dead_letter_reasons import firestore_records, reason
 from jiwa.deadletters import DeadLetters
 from jiwa.events import OnboardingRequested, ProgressEvent
 from jiwa.messages import render
@@ -209,8 +210,15 @@ class Operations:
         else:
             chosen = [m for m in letters.peek(topic)
                       if message_ids is None or m.message_id in message_ids]
-        return [{"message_id": m.message_id, "job_id": m.job_id,
-                 "event_id": m.attributes.get("eventId", ""), "publish_time": m.publish_time,
-                 **({"data": m.data.decode(errors="replace"), "attributes": m.attributes}
-                    if action == "show" else {})} for m in chosen]
+        records = firestore_records(self._clients.firestore)
+        rows = []
+        for m in chosen:
+            died = reason(m.attributes, records)
+            rows.append({"message_id": m.message_id, "job_id": m.job_id,
+                         "event_id": m.attributes.get("eventId", ""),
+                         "publish_time": m.publish_time,
+                         "reason": died.text() if died else None,
+                         **({"data": m.data.decode(errors="replace"),
+                             "attributes": m.attributes} if action == "show" else {})})
+        return rows
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from typing import Any
 
 from rich.console import Console
 
 from jiwa.cli.commands import OperatorError
+from jiwa.dead_letter_reasons import firestore_records, reason
 from jiwa.events import OnboardingRequested, ProgressEvent, encode
 from jiwa.guards import document_id
 from jiwa.pubsub_replay import Replayed, SeekReplay, Snapshots, Window, parse_time
@@ -80,6 +82,9 @@ def _run(args: argparse.Namespace, settings: Settings, firestore: Any) -> int:
     window = Window(parse_time(args.start), parse_time(args.end), args.job)
     messages = SeekReplay(settings.project).read(args.topic, window, args.limit,
                                                    args.via)
+    if firestore is not None:  # a dead letter says why it died (its poison record)
+        records = firestore_records(firestore)
+        messages = [replace(m, died=reason(m.attributes, records)) for m in messages]
     if args.to == "stdout":
         for m in messages:
             if args.json:

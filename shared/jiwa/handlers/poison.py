@@ -16,34 +16,43 @@ from typing import Any
 
 from google.cloud import firestore
 
+from jiwa.dead_letter_reasons import describe_error, forwarded_attributes
+
 log = logging.getLogger("jiwa.poison")
 
 
 class PoisonGuard:
     def __init__(self, db: firestore.Client, publish: Callable[[bytes, dict[str, str]], Any],
-                 *, subscription: str, max_attempts: int) -> None:
+                 *, subscription: str, max_attempts: int, project: str = "",
+                 secrets: tuple[str, ...] = ()) -> None:
         self._col = db.collection("deliveries")
         self._publish, self._subscription = publish, subscription
-        self._max = max_attempts
+        self._max, self._project, self._secrets = max_attempts, project, secrets
 
     def run(self, data: Mapping[str, Any] | None, handle: Callable[[Any], object]) -> None:
         try:
             handle(data)
-        except Exception:
+        except Exception as exc:
             message = data.get("message") if isinstance(data, Mapping) else None
             message_id = message.get("messageId") if isinstance(message, Mapping) else None
-            if not message_id or self._failures(str(message_id)) < self._max:
+            if not message_id or self._failed(str(message_id), exc) < self._max:
                 raise
             assert isinstance(message, Mapping)
-            self._publish(base64.b64decode(message.get("data") or ""),
-                          {str(k): str(v) for k, v in (message.get("attributes") or {}).items()})
+            original = {str(k): str(v) for k, v in (message.get("attributes") or {}).items()}
+            # the attributes Pub/Sub's own forwarding adds, and the poison record's key
+            self._publish(base64.b64decode(message.get("data") or ""), forwarded_attributes(
+                original, message_id=str(message_id), subscription=self._subscription,
+                project=self._project, attempts=self._max,
+                publish_time=str(message.get("publishTime") or message.get("publish_time")
+                                 or "")))
             log.error("dead-lettered message %s after %d failed deliveries", message_id,
                       self._max, exc_info=True,
-                      extra={"event_id": (message.get("attributes") or {}).get("eventId"),
-                             "outcome": "dead_lettered"})
+                      extra={"event_id": original.get("eventId"), "outcome": "dead_lettered"})
 
-    def _failures(self, message_id: str) -> int:
+    def _failed(self, message_id: str, exc: Exception) -> int:
+        """Count one more failed delivery, keeping its error (what `jiwa dlq` and a replay
+        of the dead-letter topic show); the count so far."""
         ref = self._col.document(f"{self._subscription}:{message_id}")
-        ref.set({"failures": firestore.Increment(1), "updatedAt": firestore.SERVER_TIMESTAMP},
-                merge=True)
+        ref.set({"failures": firestore.Increment(1), "updatedAt": firestore.SERVER_TIMESTAMP,
+                 "lastError": describe_error(exc, self._secrets)}, merge=True)
         return int((ref.get().to_dict() or {}).get("failures", 0))
