@@ -60,7 +60,8 @@ def webhook() -> WebhookHandler:
                           statuses=StatusHandler(c.deliveries, c.store, c.guard("notifications"),
                                                  c.publisher, held_messages(c)),
                           taps=TapHandler(c.store, c.guard("retryTaps"), c.publisher,
-                                          c.whatsapp))
+                                          c.whatsapp),
+                          new_jobs_per_minute=s.new_jobs_per_minute)
 
 
 @functools.cache

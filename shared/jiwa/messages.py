@@ -52,6 +52,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "id": "Terlalu banyak permintaan. Coba lagi sebentar lagi.",
         "en": "Too many requests. Please try again in a moment.",
     },
+    "busy_new_jobs": {  # the global brake on new onboardings (JIWA_NEW_JOBS_PER_MINUTE)
+        "id": "Banyak sekali yang mendaftar saat ini. Mohon kirim /daftar lagi dalam beberapa "
+              "menit.",
+        "en": "A great many people are signing up right now. Please send /register again in a "
+              "few minutes.",
+    },
     "accepted": {
         "id": "Instagram @{handle} terhubung! Kami mulai menyiapkan semuanya untuk Anda…",
         "en": "Instagram @{handle} connected! We're on it…",

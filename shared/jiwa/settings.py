@@ -63,6 +63,7 @@ _ENV_NAMES = {
     "anthropic_score_model": "ANTHROPIC_SCORE_MODEL",
     "oauth_state_ttl_seconds": "OAUTH_STATE_TTL_SECONDS",
     "default_language": "JIWA_DEFAULT_LANGUAGE", "commands_per_minute": "JIWA_COMMANDS_PER_MINUTE",
+    "new_jobs_per_minute": "JIWA_NEW_JOBS_PER_MINUTE",
     "job_max_attempts": "JIWA_JOB_MAX_ATTEMPTS", "heartbeat_seconds": "JIWA_HEARTBEAT_SECONDS",
     "stale_heartbeat_seconds": "JIWA_STALE_HEARTBEAT_SECONDS",
     "queued_timeout_seconds": "JIWA_QUEUED_TIMEOUT_SECONDS",
@@ -226,6 +227,8 @@ class Settings(BaseSettings):
 
     default_language: Literal["id", "en"] = Field("id", description="id or en")
     commands_per_minute: Count = 6
+    # The global brake: onboardings created per minute across all users (issue #15)
+    new_jobs_per_minute: Count = 120
     job_max_attempts: Count = 2
     heartbeat_seconds: Seconds = 15.0
     stale_heartbeat_seconds: Seconds = 120.0

@@ -166,6 +166,15 @@ class JobStore:
         lock = self._phone_lock(phone).get()
         return self.get(lock.get("jobId")) if lock.exists else None
 
+    def count_created_since(self, since: datetime) -> int:
+        """How many onboardings were created at or after `since` (the new-job brake): a
+        count() aggregation over the automatic single-field index on createdAt."""
+        if self._on_query is not None:
+            self._on_query(QueryShape(JOBS, (), ("createdAt",), ()))
+        query: Any = self._db.collection(JOBS).where(
+            filter=firestore.FieldFilter("createdAt", ">=", since)).count()
+        return int(query.get()[0][0].value)
+
     def list_jobs(self, status: Status | None = None, limit: int = 100) -> list[Job]:
         return self._select(JOBS, equal={"status": str(status)} if status else None,
                             order=(("createdAt", DESCENDING),), limit=limit)

@@ -128,3 +128,12 @@ def test_checkpoints_and_event_log(store) -> None:
         store.log_event(ProgressEvent(event_id=ProgressEvent.make_id(job.id, 1, seq),
                                       job_id=job.id, seq=seq, kind=ProgressKind.WAVE))
     assert [e["seq"] for e in store.events(job.id)] == [100, 300, 1000]
+
+
+def test_onboardings_created_in_the_last_minute_are_counted(store) -> None:
+    # the global brake's count() aggregation on the real emulator (its own project)
+    before = now() - timedelta(seconds=1)
+    for i in range(3):
+        store.open_for_phone(f"62812555000{i:02d}", "id")
+    assert store.count_created_since(before) == 3
+    assert store.count_created_since(now() + timedelta(seconds=5)) == 0

@@ -136,6 +136,11 @@ class FakeJobStore(JobStore):
             job_id = self.phones.get(phone_digest(phone))
             return self.get(job_id) if job_id else None
 
+    def count_created_since(self, since: datetime) -> int:
+        with self._lock:
+            return sum(1 for i in self.docs
+                       if (self._job(i).created_at or since - timedelta(1)) >= since)
+
     def list_jobs(self, status: Status | None = None, limit: int = 100) -> list[Job]:
         with self._lock:
             jobs = [self._job(i) for i in self.docs]

@@ -7,12 +7,15 @@ import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import functions_framework
 import pytest
-from fakes import VERIFY_TOKEN, FakeClients, Function, load, sign
+from fakes import ROOT, VERIFY_TOKEN, FakeClients, Function, load, sign
+from fakes import settings as unit_settings
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jiwa import app
 from jiwa.handlers.webhook import MAX_BODY_BYTES
 from jiwa.messages import text
 from jiwa.store import Job, Status
@@ -255,3 +258,28 @@ def test_the_phone_number_is_kept_when_whatsapp_gives_both(webhook: FlaskClient,
     assert post(webhook, json.dumps(envelope).encode()) == (200, "ok")
     assert clients.store.latest_job_for(PHONE) is not None  # earlier jobs stay theirs
     assert [m["to"] for m in clients.meta.sent] == [PHONE]
+
+
+def test_the_global_brake_holds_new_onboardings_and_says_so() -> None:
+    """JIWA_NEW_JOBS_PER_MINUTE: past it, a /daftar that would open an onboarding gets a
+    polite reply and no job; a user already under way is answered as before; the brake
+    is counted in the logs (outcome "braked")."""
+    fakes = FakeClients(unit_settings(new_jobs_per_minute=3))
+    app.install(fakes, fakes.launcher)
+    try:
+        webhook = functions_framework.create_app(
+            "handle", str(ROOT / "functions" / "whatsapp_webhook" / "main.py"),
+            "http").test_client()
+        phones = [f"62811000000{i:02d}" for i in range(5)]
+        for i, phone in enumerate(phones):
+            assert post(webhook, body("/daftar", f"wamid.brake{i}", phone=phone))[0] == 200
+        assert len(fakes.fake_store.docs) == 3  # the first three opened an onboarding
+        assert fakes.meta.texts(phones[3]) == [text("busy_new_jobs", "id")]
+        assert fakes.meta.texts(phones[4]) == [text("busy_new_jobs", "id")]
+        # one of the three, sending /daftar again: its own onboarding, not the brake
+        post(webhook, body("/daftar", "wamid.again", phone=phones[0]))
+        assert fakes.meta.texts(phones[0])[-1] != text("busy_new_jobs", "id")
+        assert len(fakes.fake_store.docs) == 3
+    finally:
+        app.install(None)
+        fakes.http.close()

@@ -75,6 +75,7 @@ BAD = [
     ("JIWA_SCRAPE_ROUTES", "s.id=127.0.0.1:9,linktr.ee"),
     ("CLOUD_RUN_REGION", "jakarta"), ("CLOUD_RUN_API_ENDPOINT", "https://run.googleapis.com"),
     ("OAUTH_STATE_TTL_SECONDS", "15m"), ("JIWA_COMMANDS_PER_MINUTE", "0"),
+    ("JIWA_NEW_JOBS_PER_MINUTE", "-5"),
     ("JIWA_JOB_MAX_ATTEMPTS", "-2"), ("JIWA_HEARTBEAT_SECONDS", "-1"),
     ("JIWA_STALE_HEARTBEAT_SECONDS", "10"), ("JIWA_QUEUED_TIMEOUT_SECONDS", "inf"),
     ("JIWA_MAX_REDISPATCHES", "many"), ("JIWA_ADMISSION_MAX_RUNNING", "0"),

@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from jiwa import buttons
 from jiwa.crypto import PhoneDigest, StateSigner, mask_phone
@@ -16,7 +17,7 @@ from jiwa.handlers.statuses import StatusHandler
 from jiwa.handlers.taps import TapHandler
 from jiwa.instagram import InstagramClient
 from jiwa.messages import detect_language, text
-from jiwa.store import Job, JobStore, Status
+from jiwa.store import Job, JobStore, Status, now
 from jiwa.whatsapp import (
     MEDIA_KINDS,
     InboundText,
@@ -46,7 +47,8 @@ class WebhookHandler:
                  store: JobStore, inbound: SendGuard, whatsapp: WhatsAppClient,
                  instagram: InstagramClient, signer: StateSigner,
                  limiter: RateLimiter, phones: PhoneDigest,
-                 statuses: StatusHandler | None = None, taps: TapHandler | None = None) -> None:
+                 statuses: StatusHandler | None = None, taps: TapHandler | None = None,
+                 new_jobs_per_minute: int | None = None) -> None:
         self._secret = app_secret.encode()
         self._verify_token = verify_token
         self._default_language = default_language
@@ -55,6 +57,7 @@ class WebhookHandler:
         self._limiter, self._phones = limiter, phones
         self._statuses = statuses
         self._taps = taps  # reply buttons: retry a failure, show the calendar again
+        self._new_jobs_per_minute = new_jobs_per_minute  # the global brake; None: none
 
     def verify(self, args: Mapping[str, str]) -> Reply:
         """Meta's subscription handshake: echo the challenge only for our token."""
@@ -143,6 +146,12 @@ class WebhookHandler:
             assert self._taps is not None
             return self._taps.answer(to, tap, language)
         if command in START_COMMANDS:
+            if self._braked(to):
+                self._whatsapp.send_text(to, text("busy_new_jobs", language))
+                log.warning("webhook: new-job brake: %d onboardings created in the last "
+                            "minute", self._new_jobs_per_minute,
+                            extra={"phone": mask_phone(to), "outcome": "braked"})
+                return "braked"
             job, created = self._store.open_for_phone(to, language)
             if job.status == Status.AWAITING_AUTH:
                 url = self._instagram.authorize_url(self._signer.issue(job.id, to))
@@ -171,6 +180,19 @@ class WebhookHandler:
                 self._send_status(to, latest)
             return "status"
         return self._reply_once(to, "help", language, replied)
+
+    def _braked(self, to: str) -> bool:
+        """Whether a /daftar that would create an onboarding meets the global brake. A
+        user whose onboarding is under way is answered as before. Counted, not reserved:
+        requests in flight at the same moment may pass together, so the brake can be
+        exceeded by the webhook's concurrency, never by a sustained flood."""
+        if self._new_jobs_per_minute is None:
+            return False
+        latest = self._store.latest_job_for(to)
+        if latest is not None and latest.active:
+            return False
+        since = now() - timedelta(minutes=1)
+        return self._store.count_created_since(since) >= self._new_jobs_per_minute
 
     def _reply_once(self, to: str, key: str, language: str,
                     replied: set[tuple[str, str]]) -> str:
