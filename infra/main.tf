@@ -28,7 +28,7 @@ locals {
     }
     instagram_oauth = {
       public  = true
-      secrets = ["WHATSAPP_ACCESS_TOKEN", "INSTAGRAM_APP_SECRET", "OAUTH_STATE_SECRET", "TOKEN_ENCRYPTION_KEY"]
+      secrets = ["WHATSAPP_ACCESS_TOKEN", "INSTAGRAM_APP_SECRET", "OAUTH_STATE_SECRET"] # seals tokens with TOKEN_PUBLIC_KEY: can encrypt, not decrypt (decision 0012)
     }
     dispatcher = {
       public  = false
@@ -47,7 +47,7 @@ locals {
   secrets = toset([
     "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN",
     "INSTAGRAM_APP_SECRET", "ANTHROPIC_API_KEY", "FAL_KEY",
-    "OAUTH_STATE_SECRET", "TOKEN_ENCRYPTION_KEY", "PHONE_DIGEST_KEY",
+    "OAUTH_STATE_SECRET", "TOKEN_ENCRYPTION_KEY", "TOKEN_PRIVATE_KEY", "PHONE_DIGEST_KEY",
   ])
 
   # Plain settings every function and the job read (jiwa/settings.py).
@@ -55,6 +55,7 @@ locals {
     GOOGLE_CLOUD_PROJECT     = var.project_id
     WHATSAPP_PHONE_NUMBER_ID = var.whatsapp_phone_number_id
     INSTAGRAM_APP_ID         = var.instagram_app_id
+    TOKEN_PUBLIC_KEY         = var.token_public_key # public: seals Instagram tokens for the job
     INSTAGRAM_REDIRECT_URI   = "https://${var.region}-${var.project_id}.cloudfunctions.net/instagram-oauth"
     JIWA_DEFAULT_LANGUAGE    = var.default_language
     JIWA_REQUESTED_TOPIC     = local.requested_topic

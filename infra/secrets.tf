@@ -33,7 +33,8 @@ locals {
       for secret in cfg.secrets : "${fn}/${secret}" => { function = fn, secret = secret }
     }
   ]...)
-  job_secrets = ["ANTHROPIC_API_KEY", "FAL_KEY", "TOKEN_ENCRYPTION_KEY"]
+  # TOKEN_ENCRYPTION_KEY: only to read tokens sealed before decision 0012; drop it after
+  job_secrets = ["ANTHROPIC_API_KEY", "FAL_KEY", "TOKEN_PRIVATE_KEY", "TOKEN_ENCRYPTION_KEY"]
 }
 
 resource "google_secret_manager_secret_iam_member" "functions" {

@@ -196,3 +196,13 @@ variable "alert_whatsapp_failures" {
   type        = number
   default     = 10
 }
+
+variable "token_public_key" {
+  description = "The public half of the Instagram-token key pair (base64url, 32 bytes): the OAuth callback seals tokens with it; the private half is the secret TOKEN_PRIVATE_KEY, read by the job only (decision 0012). README 'Deploy' makes the pair."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{43}=?$", var.token_public_key))
+    error_message = "token_public_key must be 32 bytes, base64url-encoded (43 characters)."
+  }
+}

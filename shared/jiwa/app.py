@@ -67,8 +67,8 @@ def webhook() -> WebhookHandler:
 @functools.cache
 def oauth() -> OAuthHandler:
     c = _clients()
-    return OAuthHandler(store=c.store, signer=c.signer, cipher=c.cipher, instagram=c.instagram,
-                        whatsapp=c.whatsapp, publisher=c.publisher)
+    return OAuthHandler(store=c.store, signer=c.signer, cipher=c.token_sealer,
+                        instagram=c.instagram, whatsapp=c.whatsapp, publisher=c.publisher)
 
 
 @functools.cache

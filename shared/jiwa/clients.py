@@ -16,6 +16,7 @@ from jiwa.image_store import ImageStore
 from jiwa.instagram import InstagramClient
 from jiwa.pacing import PairPacer, PairRate
 from jiwa.queries import QueryLog
+from jiwa.sealed_tokens import Decrypts, Encrypts, TokenOpener, TokenSealer
 from jiwa.settings import Settings
 from jiwa.store import JobStore
 from jiwa.whatsapp import WhatsAppClient
@@ -95,9 +96,20 @@ class Clients:
                            self.settings.oauth_state_ttl_seconds)
 
     @functools.cached_property
-    def cipher(self) -> TokenCipher:
+    def token_sealer(self) -> Encrypts:
+        """The OAuth callback's side: sealed to TOKEN_PUBLIC_KEY when it is set (it can
+        encrypt, not decrypt); else the old AES key (decision 0012)."""
+        if self.settings.token_public:
+            return TokenSealer(self.settings.token_public)
         self.settings.require("token_encryption_key")
         return TokenCipher(self.settings.token_encryption_key)
+
+    @functools.cached_property
+    def token_opener(self) -> Decrypts:
+        """The job's side: v2 with TOKEN_PRIVATE_KEY, v1 with TOKEN_ENCRYPTION_KEY."""
+        s = self.settings
+        legacy = TokenCipher(s.token_encryption_key) if s.token_encryption_key else None
+        return TokenOpener(s.token_private_key, legacy)
 
     @functools.cached_property
     def deliveries(self) -> DeliveryLog:

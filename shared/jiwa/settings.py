@@ -63,7 +63,7 @@ _ENV_NAMES = {
     "anthropic_score_model": "ANTHROPIC_SCORE_MODEL",
     "oauth_state_ttl_seconds": "OAUTH_STATE_TTL_SECONDS",
     "default_language": "JIWA_DEFAULT_LANGUAGE", "commands_per_minute": "JIWA_COMMANDS_PER_MINUTE",
-    "new_jobs_per_minute": "JIWA_NEW_JOBS_PER_MINUTE",
+    "new_jobs_per_minute": "JIWA_NEW_JOBS_PER_MINUTE", "token_public": "TOKEN_PUBLIC_KEY",
     "job_max_attempts": "JIWA_JOB_MAX_ATTEMPTS", "heartbeat_seconds": "JIWA_HEARTBEAT_SECONDS",
     "stale_heartbeat_seconds": "JIWA_STALE_HEARTBEAT_SECONDS",
     "queued_timeout_seconds": "JIWA_QUEUED_TIMEOUT_SECONDS",
@@ -220,7 +220,12 @@ class Settings(BaseSettings):
 
     oauth_state_secret: Secret = Field("", min_length=16,
                                        description="at least 16 characters")
+    # v1 tokens (AES-GCM): read by the job while old tokens remain (decision 0012)
     token_encryption_key: Annotated[Secret, _must(_is_aes_key, "32 bytes, base64url-encoded")] = ""
+    # v2 tokens sealed to a key pair (jiwa.sealed_tokens): the public half for the OAuth
+    # callback, which can then encrypt but not decrypt; the private half for the job
+    token_public: Annotated[str, _must(_is_aes_key, "32 bytes, base64url-encoded")] = ""
+    token_private_key: Annotated[Secret, _must(_is_aes_key, "32 bytes, base64url-encoded")] = ""
     oauth_state_ttl_seconds: Count = 900
     # Keys the document ids derived from phone numbers (crypto.PhoneDigest)
     phone_digest_key: Secret = Field("", min_length=16, description="at least 16 characters")

@@ -49,7 +49,7 @@ def test_the_dry_run_prints_the_whole_path_in_order() -> None:
     done = subprocess.run([str(ROOT / "deploy.sh"), "--dry-run", "--var-file", str(EXAMPLE)],
                           capture_output=True, text=True, timeout=120, check=True)
     assert -1 not in _positions(done.stdout), done.stdout
-    assert done.stdout.count("gcloud secrets versions list") == 9
+    assert done.stdout.count("gcloud secrets versions list") == 10
     assert done.stdout.rstrip().endswith("jiwa doctor")
 
 
@@ -64,7 +64,8 @@ def test_readme_deploy_has_the_same_steps_in_the_same_order() -> None:
 def test_the_secrets_are_the_ones_infra_creates() -> None:
     assert deploy.secret_ids() == sorted([
         "anthropic-api-key", "fal-key", "instagram-app-secret", "oauth-state-secret",
-        "phone-digest-key", "token-encryption-key", "whatsapp-access-token", "whatsapp-app-secret",
+        "phone-digest-key", "token-encryption-key", "token-private-key", "whatsapp-access-token",
+        "whatsapp-app-secret",
         "whatsapp-verify-token"])
 
 

@@ -118,7 +118,7 @@ def test_readme_states_what_the_bootstrap_creates() -> None:
     deploy = _deploy_section()
     assert f"-target={BOOTSTRAP}" in deploy
     assert f"Resources: {total} added" in deploy
-    assert len(_quoted("secrets")) == 9 and "the nine secrets" in deploy
+    assert len(_quoted("secrets")) == 10 and "the ten secrets" in deploy
 
 
 # --- every resource after the API enablement ---------------------------------------------

@@ -121,7 +121,7 @@ DEFAULTED = {
 
 def test_every_setting_is_deployed_or_deliberately_defaulted() -> None:
     secrets = set(re.findall(r'"([A-Z_]+)"', LOCALS["secrets"]))
-    assert len(secrets) == 9
+    assert len(secrets) == 10
     deployed = set(LOCALS["common_env"]) | secrets | {
         "ANTHROPIC_MODEL", "ANTHROPIC_SCORE_MODEL", "FAL_MODEL", "JIWA_HEARTBEAT_SECONDS"}
     missing = set(env_names()) - deployed - DEFAULTED
@@ -143,6 +143,13 @@ def test_secrets_are_granted_per_secret_and_read_as_secret_env() -> None:
     assert set(LOCALS["functions"]["notifier"]["secrets"]) == {"WHATSAPP_ACCESS_TOKEN",
                                                                "PHONE_DIGEST_KEY"}
     assert LOCALS["functions"]["dispatcher"]["secrets"] == []
+    # the public callback seals tokens with the public half: it holds no key that opens
+    # one (decision 0012); the private half is the job's alone
+    oauth = set(LOCALS["functions"]["instagram_oauth"]["secrets"])
+    assert not oauth & {"TOKEN_ENCRYPTION_KEY", "TOKEN_PRIVATE_KEY"}
+    assert LOCALS["common_env"]["TOKEN_PUBLIC_KEY"] == "${var.token_public_key}"
+    holders = {n for n, f in LOCALS["functions"].items() if "TOKEN_PRIVATE_KEY" in f["secrets"]}
+    assert holders == set() and "TOKEN_PRIVATE_KEY" in LOCALS["job_secrets"]
 
 
 def test_the_job_retries_once_and_runs_long_enough() -> None:

@@ -25,7 +25,7 @@ CHECKS = ["claude ANTHROPIC_MODEL", "claude ANTHROPIC_SCORE_MODEL", "fal", "what
           "cloud run job"]
 SECRETS = ("WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN",
            "INSTAGRAM_APP_SECRET", "ANTHROPIC_API_KEY", "FAL_KEY", "OAUTH_STATE_SECRET",
-           "TOKEN_ENCRYPTION_KEY")
+           "TOKEN_ENCRYPTION_KEY", "TOKEN_PRIVATE_KEY")
 
 
 @pytest.fixture(scope="module")

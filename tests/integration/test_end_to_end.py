@@ -6,7 +6,7 @@ import secrets
 
 from harness import Harness, new_phone, wait_for
 
-from jiwa.crypto import TokenCipher
+from jiwa.sealed_tokens import TokenOpener
 
 WAVE_TEXTS_EN = ["Learning about your business…", "Reading your website…",
                  "Analyzing your brand…", "Preparing your products…", "Matching AI influencers…",
@@ -41,9 +41,9 @@ def test_register_to_completed_conversation(harness: Harness) -> None:
     assert job.status == "COMPLETED"
     assert job.current_wave == 9
     assert job.instagram_handle == "kopisenja.id"
-    assert job.instagram_token and job.instagram_token.startswith("v1:")
+    assert job.instagram_token and job.instagram_token.startswith("v2:")
     assert "IGlong" not in job.instagram_token
-    cipher = TokenCipher(harness.env["TOKEN_ENCRYPTION_KEY"])
+    cipher = TokenOpener(harness.env["TOKEN_PRIVATE_KEY"])  # the job's half only
     assert cipher.decrypt(job.instagram_token, job_id).startswith("IGlong")
     texts = wait_for(lambda: (t := harness.texts(phone)) and "Done!" in t[-1] and t,
                      20, "the completion message")

@@ -45,6 +45,7 @@ from jiwa.crypto import PhoneDigest, TokenCipher, phone_digest
 from jiwa.events import EventPublisher, ProgressEvent
 from jiwa.guards import Claim, RateLimiter, SendGuard
 from jiwa.pacing import PairPacer, PairRate
+from jiwa.sealed_tokens import generate_keypair
 from jiwa.settings import Settings
 from jiwa.store import (
     ALLOWED,
@@ -65,6 +66,7 @@ PROJECT = "jiwa-unit"
 APP_SECRET = "unit-app-secret"
 VERIFY_TOKEN = "unit-verify-token"
 UNIT_KEY = TokenCipher.generate_key()
+UNIT_PRIVATE, UNIT_PUBLIC = generate_keypair()
 Function = Callable[[str], FlaskClient]  # the `function` fixture (conftest.py)
 
 
@@ -78,7 +80,8 @@ def settings(**overrides: Any) -> Settings:
         "instagram_app_secret": "unit-ig-secret",
         "instagram_redirect_uri": "https://jiwa.example/oauth",
         "oauth_state_secret": "unit-oauth-state-secret-0123456789",
-        "token_encryption_key": UNIT_KEY, "anthropic_api_key": "sk-unit", "fal_key": "fal-unit",
+        "token_encryption_key": UNIT_KEY, "token_public": UNIT_PUBLIC,
+        "token_private_key": UNIT_PRIVATE, "anthropic_api_key": "sk-unit", "fal_key": "fal-unit",
         "phone_digest_key": "unit-phone-digest-key",
     }
     return Settings(**{**values, **overrides})

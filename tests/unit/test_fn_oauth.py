@@ -45,7 +45,7 @@ def test_a_login_queues_the_job_with_its_token_encrypted_and_asks_for_the_run(
     queued = clients.store.require(job.id)
     assert queued.status == Status.QUEUED and queued.instagram_handle == "kopisenja"
     assert queued.instagram_token and "IGlong" not in queued.instagram_token
-    assert clients.cipher.decrypt(queued.instagram_token, job.id) == "IGlong-token"
+    assert clients.token_opener.decrypt(queued.instagram_token, job.id) == "IGlong-token"
     # The code went to Instagram without WhatsApp's "#_" suffix, with our app's identity.
     exchange = next(r for r in clients.meta.requests if r.url.path == "/oauth/access_token")
     form = parse_qs(exchange.content.decode())

@@ -83,6 +83,7 @@ BAD = [
     ("JIWA_PIPELINE", "jiwa.waves.build_pipeline"),
     ("JIWA_LOG_LEVEL", "LOUD"), ("OAUTH_STATE_SECRET", "too-short"),
     ("TOKEN_ENCRYPTION_KEY", "not-32-bytes"), ("PHONE_DIGEST_KEY", "too-short"),
+    ("TOKEN_PUBLIC_KEY", "not-a-key"), ("TOKEN_PRIVATE_KEY", "not-32-bytes"),
 ]
 
 

@@ -35,6 +35,7 @@ from jiwa.dev.emulators import (
     storage_command,
 )
 from jiwa.dev.processes import alive, free_port, stop_group, stop_groups
+from jiwa.sealed_tokens import generate_keypair
 
 FUNCTIONS = {"whatsapp_webhook": "http", "instagram_oauth": "http",
              "dispatcher": "cloudevent", "notifier": "cloudevent", "sweeper": "http"}
@@ -187,6 +188,8 @@ class Stack:
             "OAUTH_STATE_SECRET": "local-state-secret-" + os.urandom(8).hex(),
             "PHONE_DIGEST_KEY": "local-phone-key-" + os.urandom(8).hex(),
             "TOKEN_ENCRYPTION_KEY": TokenCipher.generate_key(),
+            **dict(zip(("TOKEN_PRIVATE_KEY", "TOKEN_PUBLIC_KEY"), generate_keypair(),
+                       strict=True)),
             "ANTHROPIC_API_KEY": "local-anthropic-key",
             "ANTHROPIC_BASE_URL": s.url("anthropic"),
             "FAL_KEY": "local-fal-key",

@@ -7,10 +7,11 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from jiwa.crypto import InvalidStateError, LoginState, StateSigner, TokenCipher
+from jiwa.crypto import InvalidStateError, LoginState, StateSigner
 from jiwa.events import EventPublisher, OnboardingRequested, ProgressEvent, ProgressKind
 from jiwa.instagram import InstagramClient, InstagramError
 from jiwa.messages import LOGIN_FAILURES, login_page, text
+from jiwa.sealed_tokens import Encrypts
 from jiwa.store import IllegalTransitionError, Job, JobStore, StateAlreadyUsedError, Status
 from jiwa.whatsapp import WhatsAppClient, WhatsAppError
 
@@ -33,7 +34,7 @@ class Page:
 
 
 class OAuthHandler:
-    def __init__(self, *, store: JobStore, signer: StateSigner, cipher: TokenCipher,
+    def __init__(self, *, store: JobStore, signer: StateSigner, cipher: Encrypts,
                  instagram: InstagramClient, whatsapp: WhatsAppClient,
                  publisher: EventPublisher) -> None:
         self._store, self._signer, self._cipher = store, signer, cipher

@@ -9,10 +9,10 @@ import httpx
 
 from jiwa.ai import Claude, Flux, RoutedFalClient
 from jiwa.clients import Clients
-from jiwa.crypto import TokenCipher
 from jiwa.image_store import ImageStore
 from jiwa.instagram import InstagramClient
 from jiwa.scrape import SafeFetcher
+from jiwa.sealed_tokens import Decrypts
 from jiwa.settings import Settings
 from jiwa.store import JobStore
 
@@ -25,7 +25,7 @@ class WaveServices:
     settings: Settings
     store: JobStore
     instagram: InstagramClient
-    cipher: TokenCipher
+    cipher: Decrypts  # opens the stored Instagram token (jiwa.sealed_tokens)
     fetcher: SafeFetcher
     claude: Claude
     flux: Flux
@@ -52,7 +52,7 @@ class WaveServices:
                                                 s.scrape_routes.split(",") if r.strip())}
         fetcher = SafeFetcher(httpx.AsyncClient(timeout=10.0, verify=True),
                               allow_hosts=s.scrape_allow_hosts.split(","), routes=routes)
-        return cls(s, clients.store, clients.instagram, clients.cipher, fetcher,
+        return cls(s, clients.store, clients.instagram, clients.token_opener, fetcher,
                    Claude(connect_claude, {"ANTHROPIC_MODEL": s.anthropic_model,
                                            "ANTHROPIC_SCORE_MODEL": s.anthropic_score_model}),
                    Flux(fal, s.fal_model, timeout=s.fal_timeout_seconds),
