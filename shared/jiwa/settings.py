@@ -78,7 +78,7 @@ _ENV_NAMES = {
     "image_quality_threshold": "JIWA_IMAGE_QUALITY_THRESHOLD", "fal_attempts": "JIWA_FAL_ATTEMPTS",
     "fal_timeout_seconds": "JIWA_FAL_TIMEOUT_SECONDS", "image_schedule": "JIWA_IMAGE_SCHEDULE",
     "scrape_allow_hosts": "JIWA_SCRAPE_ALLOW_HOSTS", "query_log": "JIWA_QUERY_LOG",
-    "scrape_routes": "JIWA_SCRAPE_ROUTES",
+    "scrape_routes": "JIWA_SCRAPE_ROUTES", "prompt_cache": "JIWA_PROMPT_CACHE",
 }
 # Read when the first name is unset (the gcloud tools' older name for the project).
 _FALLBACKS = {"project": ("GCLOUD_PROJECT",)}
@@ -184,6 +184,9 @@ class Settings(BaseSettings):
     # vision task: the smaller, faster model serves it.
     anthropic_model: Name = "claude-sonnet-5-5"
     anthropic_score_model: Name = "claude-haiku-5-5"
+    # Mark the context Claude's calls repeat for Anthropic's prompt cache (jiwa/ai.py);
+    # "off" only to measure what caching saves
+    prompt_cache: Literal["on", "off"] = Field("on", description="on or off")
     fal_key: Secret = ""
     fal_base_url: Url | None = None
     fal_model: Name = "fal-ai/flux/schnell"

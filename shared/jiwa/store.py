@@ -332,6 +332,10 @@ class JobStore:
     def heartbeat(self, job_id: str) -> None:
         self._ref(job_id).update({"heartbeatAt": now()})
 
+    def record_usage(self, job_id: str, key: str, entry: dict[str, Any]) -> None:
+        """One wave attempt's spend (jiwa/usage.py says why a set per key, not a sum)."""
+        self._ref(job_id).update({f"usage.{key}": entry})
+
     # -- the business and its images -----------------------------------------------
     def save_business(self, job_id: str, business_id: str, fields: dict[str, Any]) -> None:
         self._db.collection("businesses").document(business_id).set(

@@ -241,6 +241,11 @@ class FakeJobStore(JobStore):
         self._update(job_id, heartbeatAt=now())
         self.heartbeats += 1
 
+    def record_usage(self, job_id: str, key: str, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._job(job_id)
+            self.docs[job_id].setdefault("usage", {})[key] = copy.deepcopy(entry)
+
     def save_business(self, job_id: str, business_id: str, fields: dict[str, Any]) -> None:
         with self._lock:
             self.businesses.setdefault(business_id, {}).update(

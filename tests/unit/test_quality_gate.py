@@ -104,7 +104,8 @@ def test_claude_is_asked_with_the_rubric_the_image_and_the_brand() -> None:
     assert call["max_tokens"] == quality.SCORE_MAX_TOKENS
     image, prompt = call["content"]
     assert image == {"type": "image", "source": {"type": "url", "url": url(1)}}
-    assert "warm film photos" in prompt["text"] and "#6b3e26, #f4e1c1" in prompt["text"]
+    # the brand, the same for every image of the job, is the cached context before them
+    assert "warm film photos" in call["context"] and "#6b3e26, #f4e1c1" in call["context"]
     assert ITEM["prompt"] in prompt["text"]
 
 

@@ -13,6 +13,8 @@ answers what we send (sources in the comments):
   off mid-JSON with `stop_reason: "max_tokens"`;
 - an unknown or retired model answers 404 `not_found_error`; a forced `tool_choice` on a
   model that rejects it answers 400 `invalid_request_error`.
+- `usage` is what the API reports: uncached input, cache writes and reads (prompt caching
+  with `cache_control`, jiwa/dev/anthropic_cache.py) and output tokens.
 `GET /v1/models/{id}` is the Models API's retrieve. Records every request
 (`GET /_standin/requests`). Faults: `{"latency_ms", "latency_ms_by_schema": {"ImageScore":
 1000}, "fail": [{"status": 429|529|500, "times": n}], "fail_always": 500, "low_scores": n,
@@ -35,6 +37,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
+from jiwa.dev.anthropic_cache import CHARS_PER_TOKEN, PromptCache, TooManyBreakpointsError
 from jiwa.dev.faults import FaultPlan, add_control_routes
 from jiwa.lifecycle import claude_model
 
@@ -45,8 +48,6 @@ ERRORS = {429: "rate_limit_error", 529: "overloaded_error", 500: "api_error",
 # return a 400 on that model.
 REJECTS_FORCED_TOOL = {"claude-sonnet-5-5"}
 
-# Anthropic counts roughly 3.5-4 characters of text per token; the stand-in uses 4.
-CHARS_PER_TOKEN = 4
 
 
 def known_models() -> set[str]:
@@ -135,7 +136,8 @@ def answer(task: str, text: str, plan: FaultPlan) -> dict[str, Any]:
     if task == "ContentCalendar":
         asked = re.search(r"exactly (\d+) posts", text)
         count = int(asked.group(1)) if asked else 6
-        products, prices = _products(text), _prices(text)
+        # the products the task names, not every product the business context lists
+        products, prices = _products(text.rsplit("Products to feature:", 1)[-1]), _prices(text)
         personas = re.findall(r"- persona: ([^\n|]+)", text) or ["x"]
         posts = []
         for i, (day, occasion) in enumerate(_calendar_days(text, count)):
@@ -179,6 +181,7 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
     faults = plan or FaultPlan()
     recorded: list[dict[str, Any]] = []
     lock = threading.Lock()
+    cache = PromptCache()
     models = known_models()
     app = Flask("anthropic_standin")
 
@@ -215,10 +218,14 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
         status = faults.next_failure()
         if status:
             return _error(status, ERRORS.get(status, "api_error"), "Injected failure")
+        try:
+            usage = cache.usage(model, body)
+        except TooManyBreakpointsError as exc:
+            return _error(400, "invalid_request_error", str(exc))
         text = _prompt_text(body)
         if faults.take("refuse"):
             # A refusal: stop_reason "refusal", and no usable answer.
-            return _message(model, [], "refusal", text, 0)
+            return _message(model, [], "refusal", usage, 0)
         output = json.dumps(answer(task, text, faults), ensure_ascii=False) if task else "OK"
         thinking = int(faults.get("thinking_tokens", 0) or 0)
         budget = int(body.get("max_tokens", 0)) - thinking
@@ -226,8 +233,8 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
         if faults.take("cut_off") or needed > budget:
             kept = max(budget, 0) * CHARS_PER_TOKEN if needed > budget else len(output) // 2
             return _message(model, [{"type": "text", "text": output[:kept]}], "max_tokens",
-                            text, int(body.get("max_tokens", 0)))
-        return _message(model, [{"type": "text", "text": output}], "end_turn", text,
+                            usage, int(body.get("max_tokens", 0)))
+        return _message(model, [{"type": "text", "text": output}], "end_turn", usage,
                         thinking + needed)
 
     @app.get("/_standin/requests")
@@ -238,19 +245,19 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
     def clear() -> None:
         with lock:
             recorded.clear()
+        cache.clear()
 
     add_control_routes(app, faults, clear)
 
     return app
 
 
-def _message(model: str, content: list[dict[str, Any]], stop: str, prompt: str,
+def _message(model: str, content: list[dict[str, Any]], stop: str, usage: dict[str, int],
              output_tokens: int) -> Any:
     return jsonify({"id": "msg_" + secrets.token_hex(8), "type": "message",
                     "role": "assistant", "model": model, "content": content,
                     "stop_reason": stop, "stop_sequence": None,
-                    "usage": {"input_tokens": len(prompt) // CHARS_PER_TOKEN,
-                              "output_tokens": output_tokens}})
+                    "usage": {**usage, "output_tokens": output_tokens}})
 
 
 def _error(status: int, kind: str, message: str) -> Any:

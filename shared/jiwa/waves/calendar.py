@@ -12,6 +12,7 @@ from jiwa.commerce_dates import dates_between, planning_window
 from jiwa.events import ProgressKind
 from jiwa.failures import WaveFailedError
 from jiwa.job.runner import WaveContext
+from jiwa.waves import context
 from jiwa.waves.services import WaveServices
 
 
@@ -21,7 +22,7 @@ def max_tokens(posts: int) -> int:
     return 4096 + 600 * posts
 
 
-SYSTEM = "You plan Instagram content calendars for Indonesian small businesses."
+SYSTEM = context.SYSTEM
 
 
 class Post(BaseModel):
@@ -40,11 +41,16 @@ class ContentCalendar(BaseModel):
 
 def calendar_prompt(outputs: dict[str, Any], count: int, language: str,
                     created: datetime | None = None) -> str:
-    profile = outputs["profile"]["profile"]
+    """The whole prompt as Claude reads it: the shared context, then the task."""
+    return (context.business_context(outputs) + "\n"
+            + calendar_task(outputs, count, language, created))
+
+
+def calendar_task(outputs: dict[str, Any], count: int, language: str,
+                  created: datetime | None = None) -> str:
     brand = outputs["brand"]
-    lines = [f"Business name: {profile.get('name') or profile.get('username')}",
-             f"Voice: {brand['voice']}", f"Audience: {brand['audience']}",
-             f"Values: {', '.join(brand['values'])}", "Products:"]
+    lines = [f"Voice: {brand['voice']}", f"Audience: {brand['audience']}",
+             f"Values: {', '.join(brand['values'])}", "Products to feature:"]
     lines += [f"- product: {p['name']}" + (f" | price {p['price']}" if p.get("price") else "")
               for p in outputs["products"]["products"]]
     lines.append("Influencer personas:")
@@ -65,8 +71,9 @@ async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
     count = services.settings.image_count
     calendar = await services.claude.structured(
         ContentCalendar, system=SYSTEM, max_tokens=max_tokens(count),
-        content=[{"type": "text", "text": calendar_prompt(ctx.outputs, count, ctx.job.language,
-                                                       ctx.job.created_at)}])
+        context=context.business_context(ctx.outputs),
+        content=[{"type": "text", "text": calendar_task(ctx.outputs, count, ctx.job.language,
+                                                     ctx.job.created_at)}])
     if len(calendar.posts) < count:
         raise WaveFailedError.of("calendar_short",
                                  f"{len(calendar.posts)} of {count} posts")

@@ -9,11 +9,12 @@ from pydantic import BaseModel, Field
 
 from jiwa.events import ProgressKind
 from jiwa.job.runner import WaveContext
+from jiwa.waves import context
 from jiwa.waves.services import WaveServices
 
 # Up to 6 products of ~100 tokens each, plus room for thinking; retried at 4x if cut off.
 MAX_TOKENS = 4096
-SYSTEM = "You pick the products a small business should feature in its next posts."
+SYSTEM = context.SYSTEM
 
 
 class Product(BaseModel):
@@ -26,23 +27,15 @@ class ProductList(BaseModel):
     products: list[Product] = Field(min_length=1, max_length=6)
 
 
+def products_task(outputs: dict[str, Any]) -> str:
+    return (f"Brand: {outputs['brand']['summary']}\n"
+            "Task: choose up to 4 products for this business's next posts. Keep each "
+            "price exactly as the business writes it.")
+
+
 def products_prompt(outputs: dict[str, Any]) -> str:
-    profile = outputs["profile"]["profile"]
-    lines = [f"Business name: {profile.get('name') or profile.get('username')}",
-             f"Brand: {outputs['brand']['summary']}", "Known products:"]
-    site = outputs.get("website", {})
-    # The price as the business writes it ("Rp 25.000,-", "25rb"), so the answer keeps it.
-    lines += [f"- product: {p['name']}" + (f" | price {p['price_text']}"
-                                           if p.get("price_text") else "")
-              for p in site.get("products", [])]
-    shops = sorted({c["kind"] for c in site.get("channels", []) if c.get("shop")})
-    if shops:
-        lines.append(f"Sells through: {', '.join(shops)}")
-    lines.append("Captions:")
-    lines += [f"- {p['caption']}" for p in outputs["profile"]["posts"] if p["caption"]]
-    lines.append("Choose up to 4 products to feature. Keep each price exactly as the "
-                 "business writes it.")
-    return "\n".join(lines)
+    """The whole prompt as Claude reads it: the shared context, then the task."""
+    return context.business_context(outputs) + "\n" + products_task(outputs)
 
 
 def summary_line(products: list[Product]) -> str:
@@ -52,7 +45,8 @@ def summary_line(products: list[Product]) -> str:
 async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
     result = await services.claude.structured(
         ProductList, system=SYSTEM, max_tokens=MAX_TOKENS,
-        content=[{"type": "text", "text": products_prompt(ctx.outputs)}])
+        context=context.business_context(ctx.outputs),
+        content=[{"type": "text", "text": products_task(ctx.outputs)}])
     output = result.model_dump()
     await asyncio.to_thread(services.store.save_business, ctx.job.id,
                             ctx.outputs["profile"]["business_id"], {"products": output["products"]})

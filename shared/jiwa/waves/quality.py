@@ -54,12 +54,13 @@ async def score(services: WaveServices, url: str, prompt: str,
     """Claude scores our downloaded copy (base64) when there is one, not fal's URL."""
     block = image.claude_block() if image else {"type": "image",
                                                 "source": {"type": "url", "url": url}}
+    # The rubric and the brand are the same for every image of the job: they go first,
+    # marked for the prompt cache; the image and its prompt after them.
     return await services.claude.structured(
         ImageScore, system=RUBRIC, max_tokens=SCORE_MAX_TOKENS,
-        model=services.settings.anthropic_score_model, content=[
-            block,
-            {"type": "text", "text": f"Brand style: {brand['visual_style']}; colours "
-                                     f"{', '.join(brand['colors'])}.\nPrompt: {prompt}"}])
+        model=services.settings.anthropic_score_model,
+        context=f"Brand style: {brand['visual_style']}; colours {', '.join(brand['colors'])}.",
+        content=[block, {"type": "text", "text": f"Prompt: {prompt}"}])
 
 
 Keep = Callable[[ImageBytes], Awaitable[dict[str, Any]]]

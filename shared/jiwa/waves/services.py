@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import httpx
@@ -15,6 +15,7 @@ from jiwa.scrape import SafeFetcher
 from jiwa.sealed_tokens import Decrypts
 from jiwa.settings import Settings
 from jiwa.store import JobStore
+from jiwa.usage import Usage
 
 if TYPE_CHECKING:
     import anthropic
@@ -32,6 +33,8 @@ class WaveServices:
     # our copy of each kept image (jiwa.image_store); None only in unit tests of the gate
     images: ImageStore | None = None
     image_http: httpx.AsyncClient | None = None
+    # what Claude and Flux spend, counted per wave (jiwa/waves/__init__.py records it)
+    usage: Usage = field(default_factory=Usage)
 
     @classmethod
     def from_clients(cls, clients: Clients) -> WaveServices:
@@ -52,8 +55,10 @@ class WaveServices:
                                                 s.scrape_routes.split(",") if r.strip())}
         fetcher = SafeFetcher(httpx.AsyncClient(timeout=10.0, verify=True),
                               allow_hosts=s.scrape_allow_hosts.split(","), routes=routes)
+        usage = Usage()
         return cls(s, clients.store, clients.instagram, clients.token_opener, fetcher,
                    Claude(connect_claude, {"ANTHROPIC_MODEL": s.anthropic_model,
-                                           "ANTHROPIC_SCORE_MODEL": s.anthropic_score_model}),
-                   Flux(fal, s.fal_model, timeout=s.fal_timeout_seconds),
-                   clients.images, httpx.AsyncClient(timeout=30.0))
+                                           "ANTHROPIC_SCORE_MODEL": s.anthropic_score_model},
+                          cache=s.prompt_cache == "on", usage=usage),
+                   Flux(fal, s.fal_model, timeout=s.fal_timeout_seconds, usage=usage),
+                   clients.images, httpx.AsyncClient(timeout=30.0), usage)
