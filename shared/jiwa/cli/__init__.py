@@ -77,6 +77,26 @@ def _job_detail(d: dict[str, Any]) -> None:
     for i in d.get("images", []):
         where = f"gs://{i['bucket']}/{i['object']}" if i["object"] else f"{i['url']} (fal's)"
         console.print(f"image {i['index']}: {where} {i['size'] or ''}", highlight=False)
+    _usage(d.get("usage") or {})
+
+
+def _usage(u: dict[str, Any]) -> None:
+    """Tokens by kind and model, images generated, and the list-price cost (jiwa/prices)."""
+    if not u.get("claude") and not u.get("images"):
+        return
+    table = Table("model", "calls", "input", "cache write", "cache read", "output")
+    for model, t in u["claude"].items():
+        table.add_row(model, str(t["calls"]), str(t["input"]), str(t["cache_creation"]),
+                      str(t["cache_read"]), str(t["output"]))
+    console.print(table)
+    for model, n in u["images"].items():
+        console.print(f"{n} image(s) generated with {model}, regenerations included",
+                      highlight=False)
+    line = (f"cost at list prices: ${u['cost_usd']:.4f} "
+            f"(without prompt caching: ${u['cost_without_cache_usd']:.4f})")
+    if u.get("unpriced"):
+        line += f"; no price for {', '.join(u['unpriced'])}"
+    console.print(line, highlight=False)
 
 
 def _lines(rows: list[str]) -> None:

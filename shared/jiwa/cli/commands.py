@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,11 @@ from jiwa.dead_letter_reasons import firestore_records, reason
 from jiwa.deadletters import DeadLetters
 from jiwa.events import OnboardingRequested, ProgressEvent
 from jiwa.messages import render
+from jiwa.prices import cost
 from jiwa.settings import SettingError, Settings
 from jiwa.store import IllegalTransitionError, Job, Status
 from jiwa.topology import routes
+from jiwa.usage import job_total
 
 
 class OperatorError(RuntimeError):
@@ -98,7 +101,8 @@ class Operations:
                    "url": None if r.get("object") else r.get("url")}
                   for i, r in sorted(self.store.images(job_id).items())]
         return {"job": job_row(job), "timeline": self.store.wave_timeline(job_id),
-                "events": self.store.events(job_id), "messages": messages, "images": images}
+                "events": self.store.events(job_id), "messages": messages, "images": images,
+                "usage": usage_summary(job.extra.get("usage"))}
 
     def download_images(self, job_id: str, folder: Path) -> list[dict[str, Any]]:
         """Each kept image of the job, from our Cloud Storage object, checked against the
@@ -222,3 +226,15 @@ class Operations:
                              "attributes": m.attributes} if action == "show" else {})})
         return rows
 
+
+
+def usage_summary(entries: dict[str, Any] | None) -> dict[str, Any]:
+    """The job's counts over every run and attempt (jiwa/usage.py), and their list-price
+    cost with and without prompt caching (jiwa/prices.py)."""
+    total = job_total(entries)
+    spent = cost(total)
+    return {"claude": {m: asdict(t) for m, t in sorted(total.claude.items())},
+            "images": dict(sorted(total.images.items())),
+            "cost_usd": round(spent.total, 6),
+            "cost_without_cache_usd": round(spent.total_without_cache, 6),
+            "unpriced": list(spent.unpriced)}
