@@ -352,6 +352,10 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append(f"| {c['onboardings']} onboardings at once | {c['completed']} completed "
                      f"in {c['total_s']} s, lost {c['messages_lost']}, duplicated "
                      f"{c['messages_duplicated']} | job peak RSS {c['job_peak_rss_mb']} MB | |")
+    if "cost" in r:
+        from . import cost
+
+        lines += cost.markdown(r["cost"])
     return "\n".join(lines) + "\n"
 
 
@@ -362,6 +366,10 @@ def main() -> int:
     print("bench: streaming schedule…", flush=True)
     with stack("stream") as d:
         results["pipeline_stream"] = pipeline(d, 3, barrier=False)
+        print("bench: cost of one onboarding…", flush=True)
+        from . import cost  # here: it imports this module
+
+        results["cost"] = cost.onboarding(d)
         print("bench: first message…", flush=True)
         results["first_message"] = first_message(d, 5)
         print("bench: webhook…", flush=True)
