@@ -64,9 +64,13 @@ def test_what_is_sent_to_claude_and_fal(harness: Harness, real) -> None:
     assert "Business name: Kopi Senja" in prompt and "Website title: Kopi Senja" in prompt
     assert "Kopi susu gula aren andalan kami" in prompt
     score = claude[3]["messages"][0]["content"]
+    # the brand first, marked for the prompt cache (#17), then the image
+    assert score[0]["type"] == "text" and score[0].get("cache_control") == {
+        "type": "ephemeral"}
+    [image] = [block for block in score if block["type"] == "image"]
     # our downloaded copy, as base64: scoring never reads fal's CDN (issue #18)
-    assert score[0]["type"] == "image" and score[0]["source"]["type"] == "base64"
-    assert score[0]["source"]["media_type"] in ("image/png", "image/jpeg")
+    assert image["source"]["type"] == "base64"
+    assert image["source"]["media_type"] in ("image/png", "image/jpeg")
     fal = harness.http.get(harness.state.url("fal") + "/_standin/requests").json()
     assert len(fal) == N and {r["model"] for r in fal} == {"fal-ai/flux/schnell"}
     args = fal[0]["arguments"]
