@@ -1,9 +1,10 @@
-"""`./emulator.sh bench [delivery]`: the benchmarks, on this machine, with provider
+"""`./emulator.sh bench [delivery | start]`: the benchmarks, on this machine, with provider
 latencies injected by the stand-ins. They report numbers and assert nothing about time.
 
 - (no argument) bench/run.py: orchestration overhead, streaming vs barrier, time to first
   message, webhook and notifier latency, and concurrent onboardings;
-- `delivery` bench/delivery.py: status-callback throughput, and what pacing costs.
+- `delivery` bench/delivery.py: status-callback throughput, and what pacing costs;
+- `start` bench/start.py: the job's import time, and dispatch -> first progress event.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import sys
 
 if sys.argv[1:2] == ["delivery"]:
     from bench.delivery import main
+elif sys.argv[1:2] == ["start"]:
+    from bench.start import main
 else:
     from bench.run import main
 
