@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import functools
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from jiwa.crypto import PhoneDigest, StateSigner, TokenCipher
-from jiwa.deliveries import DeliveryLog
 from jiwa.events import EventPublisher
-from jiwa.guards import RateLimiter, SendGuard
-from jiwa.image_store import ImageStore
-from jiwa.instagram import InstagramClient
-from jiwa.pacing import PairPacer, PairRate
-from jiwa.queries import QueryLog
-from jiwa.sealed_tokens import Decrypts, Encrypts, TokenOpener, TokenSealer
 from jiwa.settings import Settings
 from jiwa.store import JobStore
-from jiwa.whatsapp import WhatsAppClient
-from jiwa.window import ConversationWindow
+
+# The rest is imported where it is built: the job builds only the store and the publisher
+# before its first progress event, and httpx alone costs it a few hundred milliseconds of
+# a cold start (bench/start.py). Each function builds the few it needs.
+if TYPE_CHECKING:
+    import httpx
+
+    from jiwa.crypto import PhoneDigest, StateSigner
+    from jiwa.deliveries import DeliveryLog
+    from jiwa.guards import RateLimiter, SendGuard
+    from jiwa.image_store import ImageStore
+    from jiwa.instagram import InstagramClient
+    from jiwa.pacing import PairPacer
+    from jiwa.sealed_tokens import Decrypts, Encrypts
+    from jiwa.whatsapp import WhatsAppClient
+    from jiwa.window import ConversationWindow
 
 
 class Clients:
@@ -38,6 +42,8 @@ class Clients:
     @functools.cached_property
     def store(self) -> JobStore:
         # One login window: the sweeper expires logins after the same TTL as the state.
+        from jiwa.queries import QueryLog
+
         window = timedelta(seconds=self.settings.oauth_state_ttl_seconds)
         log = QueryLog(self.settings.query_log) if self.settings.query_log else None
         # The key only where it is deployed (the webhook, the notifier, the operator's
@@ -47,6 +53,8 @@ class Clients:
 
     @functools.cached_property
     def phones(self) -> PhoneDigest:
+        from jiwa.crypto import PhoneDigest
+
         self.settings.require("phone_digest_key")
         return PhoneDigest(self.settings.phone_digest_key)
 
@@ -57,6 +65,8 @@ class Clients:
 
     @functools.cached_property
     def http(self) -> httpx.Client:
+        import httpx
+
         # httpx owns transient-connection retries (transport retries=2); Pub/Sub or
         # WhatsApp redelivery owns everything above that.
         return httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0),
@@ -64,16 +74,22 @@ class Clients:
 
     @functools.cached_property
     def images(self) -> ImageStore:
+        from jiwa.image_store import ImageStore
+
         s = self.settings
         s.require("image_bucket")
         return ImageStore.connect(s.image_bucket, s.project)
 
     def image_bucket(self, bucket: str) -> ImageStore:
         """Our image copies in `bucket` (the operator's CLI reads the bucket a record names)."""
+        from jiwa.image_store import ImageStore
+
         return ImageStore.connect(bucket, self.settings.project)
 
     @functools.cached_property
     def whatsapp(self) -> WhatsAppClient:
+        from jiwa.whatsapp import WhatsAppClient
+
         s = self.settings
         s.require("whatsapp_access_token", "whatsapp_phone_number_id")
         return WhatsAppClient(self.http, s.meta_graph_url, s.graph_api_version,
@@ -81,6 +97,8 @@ class Clients:
 
     @functools.cached_property
     def instagram(self) -> InstagramClient:
+        from jiwa.instagram import InstagramClient
+
         s = self.settings
         s.require("instagram_app_id", "instagram_redirect_uri")
         return InstagramClient(self.http, app_id=s.instagram_app_id,
@@ -91,6 +109,8 @@ class Clients:
 
     @functools.cached_property
     def signer(self) -> StateSigner:
+        from jiwa.crypto import StateSigner
+
         self.settings.require("oauth_state_secret")
         return StateSigner(self.settings.oauth_state_secret,
                            self.settings.oauth_state_ttl_seconds)
@@ -99,6 +119,9 @@ class Clients:
     def token_sealer(self) -> Encrypts:
         """The OAuth callback's side: sealed to TOKEN_PUBLIC_KEY when it is set (it can
         encrypt, not decrypt); else the old AES key (decision 0012)."""
+        from jiwa.crypto import TokenCipher
+        from jiwa.sealed_tokens import TokenSealer
+
         if self.settings.token_public:
             return TokenSealer(self.settings.token_public)
         self.settings.require("token_encryption_key")
@@ -107,29 +130,42 @@ class Clients:
     @functools.cached_property
     def token_opener(self) -> Decrypts:
         """The job's side: v2 with TOKEN_PRIVATE_KEY, v1 with TOKEN_ENCRYPTION_KEY."""
+        from jiwa.crypto import TokenCipher
+        from jiwa.sealed_tokens import TokenOpener
+
         s = self.settings
         legacy = TokenCipher(s.token_encryption_key) if s.token_encryption_key else None
         return TokenOpener(s.token_private_key, legacy)
 
     @functools.cached_property
     def deliveries(self) -> DeliveryLog:
+        from jiwa.deliveries import DeliveryLog
+
         return DeliveryLog(self.firestore)
 
     @functools.cached_property
     def window(self) -> ConversationWindow:
+        from jiwa.window import ConversationWindow
+
         return ConversationWindow(self.firestore, self.phones)
 
     @functools.cached_property
     def pacer(self) -> PairPacer:
+        from jiwa.pacing import PairPacer, PairRate
+
         s = self.settings
         return PairPacer(self.firestore, PairRate(s.whatsapp_pair_interval_seconds,
                                                   s.whatsapp_pair_burst), self.phones,
                          max_wait=s.whatsapp_pacing_max_wait_seconds)
 
     def guard(self, collection: str) -> SendGuard:
+        from jiwa.guards import SendGuard
+
         return SendGuard(self.firestore, collection)
 
     def rate_limiter(self, limit: int) -> RateLimiter:
+        from jiwa.guards import RateLimiter
+
         return RateLimiter(self.firestore, limit)
 
 

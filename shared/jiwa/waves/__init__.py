@@ -1,8 +1,9 @@
-"""The nine waves of an onboarding, wired to the real clients (DESIGN.md)."""
+"""The nine waves, in order, bound to their services (jiwa.job.runner runs them)."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -10,49 +11,52 @@ from typing import Any
 from jiwa.clients import Clients
 from jiwa.job.runner import Wave, WaveContext
 from jiwa.usage import usage_key
-from jiwa.waves import (
-    brand,
-    calendar,
-    images,
-    influencers,
-    products,
-    profile,
-    prompts,
-    quality,
-    website,
-)
 from jiwa.waves.services import WaveServices
 
 log = logging.getLogger("jiwa.waves")
 
 WaveFn = Callable[[WaveContext, WaveServices], Awaitable[dict[str, Any]]]
-MODULES: list[tuple[str, WaveFn, bool]] = [
-    ("profile", profile.run, True),
-    ("website", website.run, False),
-    ("brand", brand.run, True),
-    ("products", products.run, True),
-    ("influencers", influencers.run, False),
-    ("calendar", calendar.run, False),
-    ("prompts", prompts.run, False),
-    ("images", images.run, False),
-    ("quality", quality.run, False),
+# Each wave's module (jiwa.waves.<name>, with a `run(ctx, services)`), in order, and whether
+# the wave announces itself. Names only: the modules and the SDKs they need (Claude, fal,
+# the HTML readers, Cloud Storage) load when wave 1 runs, so the job's first progress event,
+# wave 1's announcement, does not wait for them (#17 item 5, bench/start.py).
+MODULES: list[tuple[str, bool]] = [
+    ("profile", True),
+    ("website", False),
+    ("brand", True),
+    ("products", True),
+    ("influencers", False),
+    ("calendar", False),
+    ("prompts", False),
+    ("images", False),
+    ("quality", False),
 ]
 
 
 def build_pipeline(clients: Clients) -> list[Wave]:
-    services = WaveServices.from_clients(clients)
+    # A missing key still stops the job here, before it starts and tells the user anything.
+    clients.settings.require(*WaveServices.REQUIRED)
+    clients.token_opener  # noqa: B018 (built now: neither token key set stops the job here)
+    built: list[WaveServices] = []
 
-    def bind(fn: WaveFn) -> Callable[[WaveContext], Awaitable[dict[str, Any]]]:
+    def services() -> WaveServices:
+        if not built:
+            built.append(WaveServices.from_clients(clients))
+        return built[0]
+
+    def bind(name: str) -> Callable[[WaveContext], Awaitable[dict[str, Any]]]:
         async def bound(ctx: WaveContext) -> dict[str, Any]:
-            services.usage.take()  # nothing spent outside a wave is this wave's
+            fn: WaveFn = importlib.import_module(f"jiwa.waves.{name}").run
+            wave_services = services()
+            wave_services.usage.take()  # nothing spent outside a wave is this wave's
             try:
-                return await fn(ctx, services)
+                return await fn(ctx, wave_services)
             finally:  # a failed wave's calls were billed too
-                await _record(ctx, services)
+                await _record(ctx, wave_services)
         return bound
 
-    return [Wave(n, name, bind(fn), announce=announce)
-            for n, (name, fn, announce) in enumerate(MODULES, 1)]
+    return [Wave(n, name, bind(name), announce=announce)
+            for n, (name, announce) in enumerate(MODULES, 1)]
 
 
 async def _record(ctx: WaveContext, services: WaveServices) -> None:

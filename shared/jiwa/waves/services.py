@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-import httpx
-
-from jiwa.ai import Claude, Flux, RoutedFalClient
 from jiwa.clients import Clients
-from jiwa.image_store import ImageStore
-from jiwa.instagram import InstagramClient
-from jiwa.scrape import SafeFetcher
-from jiwa.sealed_tokens import Decrypts
 from jiwa.settings import Settings
 from jiwa.store import JobStore
 from jiwa.usage import Usage
 
+# Imported in from_clients, when wave 1 first runs: the SDKs behind these (fal, httpx, Cloud
+# Storage) are not needed for the job's first progress event (jiwa.waves, bench/start.py).
 if TYPE_CHECKING:
     import anthropic
+    import httpx
+
+    from jiwa.ai import Claude, Flux
+    from jiwa.image_store import ImageStore
+    from jiwa.instagram import InstagramClient
+    from jiwa.scrape import SafeFetcher
+    from jiwa.sealed_tokens import Decrypts
 
 
 @dataclass
@@ -35,12 +37,22 @@ class WaveServices:
     image_http: httpx.AsyncClient | None = None
     # what Claude and Flux spend, counted per wave (jiwa/waves/__init__.py records it)
     usage: Usage = field(default_factory=Usage)
+    # Every setting from_clients needs, its clients' included (instagram, images):
+    # jiwa.waves checks them before the job starts, as when it built them there. The token
+    # keys (either half of decision 0012) are checked there too, by building the opener.
+    REQUIRED: ClassVar[tuple[str, ...]] = (
+        "anthropic_api_key", "fal_key", "image_bucket", "instagram_app_id",
+        "instagram_redirect_uri")
 
     @classmethod
     def from_clients(cls, clients: Clients) -> WaveServices:
         s = clients.settings
-        s.require("anthropic_api_key", "fal_key", "image_bucket")
+        s.require(*cls.REQUIRED)
         import fal_client
+        import httpx
+
+        from jiwa.ai import Claude, Flux, RoutedFalClient
+        from jiwa.scrape import SafeFetcher
 
         def connect_claude() -> anthropic.AsyncAnthropic:
             import anthropic  # here, not at start: see Claude

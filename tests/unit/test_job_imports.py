@@ -1,0 +1,59 @@
+"""The job's first progress event does not wait for SDKs it does not need (#17 item 5).
+
+Everything before the first event ("wave 1 started") runs on a cold interpreter, locally
+after two of them start (the supervisor, then the job). The waves' SDKs (Claude, fal, the
+HTML readers, Cloud Storage, httpx) are loaded when wave 1 runs, after that event. Checked in
+a fresh interpreter: which modules are loaded once the runner is ready to start, not how
+long that took (bench/start.py measures the time).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+
+import pytest
+
+NOT_BEFORE_THE_FIRST_EVENT = ["anthropic", "fal_client", "trafilatura", "lxml", "extruct",
+                              "httpx", "google.cloud.storage", "jiwa.waves.website"]
+SCRIPT = f"""
+import json, sys
+from jiwa.job.__main__ import prepare
+from jiwa.settings import Settings
+runner = prepare(Settings.from_env(required=["project"]))
+print(json.dumps({{"waves": [(w.number, w.name, w.announce) for w in runner._pipeline],
+                  "loaded": [m for m in {NOT_BEFORE_THE_FIRST_EVENT!r} if m in sys.modules]}}))
+"""
+# Nothing here connects: the Google clients are only built (emulator hosts that nobody serves).
+ENV = {"GOOGLE_CLOUD_PROJECT": "demo-imports", "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
+       "PUBSUB_EMULATOR_HOST": "127.0.0.1:9", "STORAGE_EMULATOR_HOST": "http://127.0.0.1:9",
+       "ANTHROPIC_API_KEY": "test-key", "FAL_KEY": "test-key",
+       "JIWA_IMAGE_BUCKET": "demo-imports-images", "INSTAGRAM_APP_ID": "1234",
+       "INSTAGRAM_REDIRECT_URI": "http://127.0.0.1:9/oauth",
+       "TOKEN_ENCRYPTION_KEY": base64.urlsafe_b64encode(bytes(32)).decode()}
+
+
+def _prepare(extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
+                          timeout=120, env={"PATH": "/usr/bin:/bin", **ENV, **(extra or {})})
+
+
+def test_a_ready_runner_has_not_loaded_the_waves_sdks() -> None:
+    done = _prepare()
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found["loaded"] == []
+    # The real nine waves, as before: wave 1 announces itself (that is the first event).
+    assert [name for _, name, _ in found["waves"]] == [
+        "profile", "website", "brand", "products", "influencers", "calendar", "prompts",
+        "images", "quality"]
+    assert found["waves"][0] == [1, "profile", True]
+
+
+@pytest.mark.parametrize("variable", ["FAL_KEY", "INSTAGRAM_APP_ID", "TOKEN_ENCRYPTION_KEY"])
+def test_missing_wave_settings_still_stop_the_job_before_it_starts(variable: str) -> None:
+    done = _prepare({variable: ""})
+    assert done.returncode != 0
+    assert f"missing required setting(s): {variable}" in done.stderr
