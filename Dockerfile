@@ -28,8 +28,12 @@ FROM python:3.12-slim
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 COPY --from=wheel /out /tmp/jiwa
-RUN pip install --require-hashes --no-deps -r /tmp/jiwa/requirements.txt \
-    && pip install --no-deps /tmp/jiwa/jiwa_onboard-*.whl \
+# --compile (pip's default, spelled out): the .pyc files are written here, at build time.
+# The job runs as 10001, who cannot write to site-packages, so without them every cold
+# start would compile each module it imports again before its first progress event.
+# The standard library's startup modules are frozen in the python image (frozen_modules=on).
+RUN pip install --compile --require-hashes --no-deps -r /tmp/jiwa/requirements.txt \
+    && pip install --compile --no-deps /tmp/jiwa/jiwa_onboard-*.whl \
     && rm -rf /tmp/jiwa \
     && useradd --uid 10001 --no-create-home jiwa
 USER 10001

@@ -91,9 +91,11 @@ def test_the_image_installs_the_lock_with_hashes_and_no_dependencies() -> None:
     final = DOCKERFILE.split("\nFROM ")[-1]  # the stage that becomes the image
     assert final.startswith("python:3.12-slim")
     installs = [i.strip() for i in re.findall(r"pip install ([^\n&\\]*)", final)]
-    assert installs[0].split() == ["--require-hashes", "--no-deps", "-r",
+    assert installs[0].split() == ["--compile", "--require-hashes", "--no-deps", "-r",
                                    "/tmp/jiwa/requirements.txt"]
     assert all("--no-deps" in line for line in installs)
+    # Bytecode compiled at build time: the job's user cannot write it at each cold start.
+    assert all("--compile" in line.split() for line in installs)
     # The requirements are exported from uv.lock, --locked, without the dev group.
     export = re.search(r"uv export ([^\n\\]*)[\\\s]*--output-file /out/requirements.txt",
                        DOCKERFILE)
