@@ -73,7 +73,10 @@ class Driver:
         user = self.user(phone)
         user.send("/register")
         link = None
+        deadline = time.monotonic() + 120  # a stack that broke (an emulator died) fails here
         while link is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no login link for {phone}")
             link = user.login_link()
             time.sleep(0.02)
         tapped = time.time()
