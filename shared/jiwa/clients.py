@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from jiwa.events import EventPublisher
-from jiwa.settings import Settings
+from jiwa.settings import MissingSettingError, Settings
 from jiwa.store import JobStore
 
 # The rest is imported where it is built: the job builds only the store and the publisher
@@ -134,6 +134,10 @@ class Clients:
         from jiwa.sealed_tokens import TokenOpener
 
         s = self.settings
+        if not (s.token_private_key or s.token_encryption_key):
+            raise MissingSettingError(
+                "missing required setting(s): TOKEN_PRIVATE_KEY (or TOKEN_ENCRYPTION_KEY, "
+                "for tokens stored before decision 0012; see README 'Configuration')")
         legacy = TokenCipher(s.token_encryption_key) if s.token_encryption_key else None
         return TokenOpener(s.token_private_key, legacy)
 
