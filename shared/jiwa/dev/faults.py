@@ -3,6 +3,8 @@
 A plan is a JSON object posted to the stand-in's `/_standin/faults`, merged into the
 current one; `/_standin/reset` clears it:
   {"latency_ms": 1500, "fail": [{"status": 529, "times": 3}], "fail_always": 500}
+A plan's `quotas` are provider limits the stand-in enforces (jiwa.dev.quotas), e.g.
+  {"quotas": {"anthropic_requests": {"limit": 5, "per_seconds": 2}}}
 """
 
 from __future__ import annotations
@@ -14,16 +16,24 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
+from jiwa.dev.quotas import Quotas, Verdict
+
 
 class FaultPlan:
     def __init__(self, latency_ms: float = 0.0) -> None:
         self._lock = threading.Lock()
         self.default_latency_ms = latency_ms
+        self.quotas = Quotas()
         self.reset()
 
     def reset(self) -> None:
         with self._lock:
             self.plan: dict[str, Any] = {"latency_ms": self.default_latency_ms}
+        self.quotas.clear()
+
+    def quota(self, name: str, key: str = "", cost: float = 1.0) -> Verdict:
+        """Spend from quota `name` (the plan's `quotas[name]`; none set: no limit)."""
+        return self.quotas.take(name, (self.get("quotas") or {}).get(name), key, cost)
 
     def update(self, plan: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -71,7 +81,8 @@ class FaultPlan:
 
 
 def add_control_routes(app: Flask, faults: FaultPlan, clear: Callable[[], None]) -> None:
-    """`POST /_standin/faults` (merge a plan) and `POST /_standin/reset` (plan and records)."""
+    """`POST /_standin/faults` (merge a plan), `POST /_standin/reset` (plan, quotas and
+    records) and `GET /_standin/quota_refusals` (calls refused by a quota)."""
 
     @app.post("/_standin/faults")
     def set_faults() -> Any:
@@ -82,3 +93,7 @@ def add_control_routes(app: Flask, faults: FaultPlan, clear: Callable[[], None])
         faults.reset()
         clear()
         return jsonify({"ok": True})
+
+    @app.get("/_standin/quota_refusals")
+    def quota_refusals() -> Any:
+        return jsonify(list(faults.quotas.refusals))
