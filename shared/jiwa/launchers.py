@@ -12,6 +12,10 @@ from typing import Any, Protocol
 log = logging.getLogger("jiwa.launch")
 
 
+class LaunchQuotaError(RuntimeError):
+    """The platform refused the start for now (a quota on starts): try again later."""
+
+
 class Launcher(Protocol):
     def launch(self, job_id: str) -> str:
         """Start the job for `job_id`; return the execution's name."""
@@ -59,7 +63,15 @@ class CloudRunLauncher:
             name=self._job,
             overrides=run_v2.RunJobRequest.Overrides(container_overrides=[override],
                                                      task_count=1))
-        operation = self._client.run_job(request=request)
+        from google.api_core.exceptions import ResourceExhausted
+
+        try:
+            operation = self._client.run_job(request=request)
+        except ResourceExhausted as exc:
+            # "Job run requests per minute per region": the start is refused, not failed;
+            # the generated client does not retry RunJob (no default retry in its
+            # transport), so the caller backs off (jiwa.handlers.dispatcher)
+            raise LaunchQuotaError(str(exc.message)) from exc
         return str(operation.metadata.name)
 
     def is_running(self, execution: str) -> bool:

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from jiwa.dead_letter_reasons import original_attributes, reason
 from jiwa.events import OnboardingRequested, ProgressEvent, ProgressKind, encode
+from jiwa.launchers import LaunchQuotaError
 from jiwa.messages import WAVE_TEXTS, render, text
 from jiwa.store import Job, Status
 from jiwa.topology import MAX_DELIVERY_ATTEMPTS
@@ -88,6 +89,22 @@ def test_a_failed_launch_is_retried_by_redelivery(dispatcher: FlaskClient,
     assert clients.store.require(JOB).dispatched_key is None  # the claim was released
     assert push(dispatcher, envelope) == 200
     assert clients.launcher.launched == [JOB]
+
+
+def test_a_start_refused_by_the_run_job_quota_waits_for_redelivery_uncounted(
+        dispatcher: FlaskClient, clients: FakeClients) -> None:
+    """Cloud Run's "Job run requests per minute" quota: the claim is released, nothing is
+    said to the user, and the refusals (more than the dead-lettering threshold) are not
+    counted as failures of the message: it launches once the quota lets it."""
+    queued(clients)
+    clients.launcher.fail += [LaunchQuotaError("RESOURCE_EXHAUSTED")] * MAX_DELIVERY_ATTEMPTS
+    envelope = load("pubsub_push_onboarding_requested.json")
+    answers = [push(dispatcher, envelope) for _ in range(MAX_DELIVERY_ATTEMPTS + 1)]
+    assert answers == [500] * MAX_DELIVERY_ATTEMPTS + [200]
+    assert clients.launcher.launched == [JOB]
+    assert clients.store.require(JOB).status == Status.QUEUED
+    assert clients.pubsub.messages == []  # no dead letter, no progress event (no message)
+    assert not clients.fake_firestore.data["deliveries"]  # no failure counted
 
 
 def test_a_job_that_is_not_queued_or_another_run_is_not_launched(
@@ -172,6 +189,19 @@ def test_whatsapp_throttling_is_redelivered_then_sent_once(notifier: FlaskClient
     assert [push(notifier, envelope) for _ in range(4)] == [500, 500, 500, 200]
     assert push(notifier, envelope) == 200
     assert len(clients.meta.to(PHONE)) == 1
+
+
+def test_whatsapp_throughput_limit_is_redelivered_uncounted(notifier: FlaskClient,
+                                                            clients: FakeClients) -> None:
+    """130429 (our number's messages per second) says nothing about this message: more
+    redeliveries than the dead-lettering threshold, then it is sent, once."""
+    queued(clients)
+    clients.meta.whatsapp_errors += [(400, 130429)] * MAX_DELIVERY_ATTEMPTS
+    envelope = progress(message_id="busy-1")
+    answers = [push(notifier, envelope) for _ in range(MAX_DELIVERY_ATTEMPTS + 1)]
+    assert answers == [500] * MAX_DELIVERY_ATTEMPTS + [200]
+    assert len(clients.meta.to(PHONE)) == 1
+    assert clients.pubsub.on("onboarding-progress-dead-letter") == []
 
 
 def test_a_recipient_whatsapp_refuses_is_acknowledged_not_retried(notifier: FlaskClient,

@@ -9,6 +9,7 @@ and injects failures on request:
                           "whatsapp_invalid": ["628..."], "instagram_deny": true,
                           "instagram_token_error": true, "latency_ms": 0,
                           "whatsapp_pair_rate": {"interval_ms": 6000, "burst": 45},
+                          "quotas": {"whatsapp_throughput": {"limit": 80, "per_seconds": 1}},
                           "instagram_account": {"profile": {...}, "posts": [...]}}
       (instagram_account: the account the next logins connect, kept by their tokens;
       null for the sample one, Kopi Senja)
@@ -145,6 +146,14 @@ def create_app(state: MetaState | None = None, website: str = "", webhook_url: s
         if not isinstance(to, str) or not to:
             return graph_error(400, 100, "(#100) The parameter to is required.")
         user_id = "to" not in body
+        if not st.faults.quota("whatsapp_throughput", phone_number_id).allowed:
+            # Cloud API throughput, per business phone number: 80 messages a second by
+            # default, up to 1,000 by automatic upgrade; over it "the API will return error
+            # code 130429 until you are within your allowed level again" (Meta, WhatsApp
+            # Business Platform, "Throughput", 2026-05-21). Meta gives the code, not the
+            # HTTP status: 400 here, as Graph's other errors (jiwa.whatsapp retries 130429
+            # by its code). Only sends count here; Meta counts inbound messages too.
+            return graph_error(400, 130429, "(#130429) Rate limit hit")
         if to in (st.faults.get("whatsapp_invalid") or []):
             return graph_error(400, 131026, "Message undeliverable.")
         fault = st.faults.next_fault("whatsapp")

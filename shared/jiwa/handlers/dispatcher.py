@@ -15,7 +15,8 @@ from jiwa.events import (
     ProgressKind,
     decode_pubsub_data,
 )
-from jiwa.launchers import Launcher
+from jiwa.handlers.poison import ProviderBusyError
+from jiwa.launchers import Launcher, LaunchQuotaError
 from jiwa.store import JobNotFoundError, JobStore, Status
 
 QUEUED_SEQ = 999  # the "you are in line" event: one id per run, so told once
@@ -51,6 +52,13 @@ class Dispatcher:
             return "duplicate"
         try:
             execution = self._launcher.launch(request.job_id)
+        except LaunchQuotaError as exc:
+            # Cloud Run's quota on starts: free the claim so the redelivery can start it;
+            # nothing failed, so the user hears nothing and the job stays QUEUED
+            self._store.release_dispatch(request.job_id)
+            log.warning("dispatcher: start refused by a quota; Pub/Sub will redeliver",
+                        extra={**ctx, "outcome": "launch_quota"})
+            raise ProviderBusyError(str(exc)) from exc
         except Exception:
             self._store.release_dispatch(request.job_id)
             log.exception("dispatcher: launch failed; Pub/Sub will redeliver", extra=ctx)

@@ -10,6 +10,7 @@ from jiwa.crypto import mask_phone
 from jiwa.deliveries import WINDOW_CLOSED, DeliveryLog
 from jiwa.events import BadEventError, ProgressEvent, decode_pubsub_data
 from jiwa.guards import Claim, SendGuard
+from jiwa.handlers.poison import ProviderBusyError
 from jiwa.image_store import ImageStore
 from jiwa.media import send_our_copy
 from jiwa.messages import render
@@ -23,6 +24,14 @@ log = logging.getLogger("jiwa.notifier")
 
 class RetryLaterError(RuntimeError):
     """Raised to make Pub/Sub redeliver (its retry policy owns the backoff)."""
+
+
+class ThroughputLimitedError(RetryLaterError, ProviderBusyError):
+    """WhatsApp's throughput limit for our number (130429, or an HTTP 429): every message
+    waits alike, so the redeliveries are not counted towards dead-lettering."""
+
+
+THROUGHPUT_LIMIT = 130429
 
 
 class Notifier:
@@ -83,6 +92,8 @@ class Notifier:
             if exc.retryable:
                 self._guard.release(event.event_id)
                 log.warning("notifier: WhatsApp busy (%s); will retry", exc.code, extra=ctx)
+                if exc.code == THROUGHPUT_LIMIT or exc.status == 429:
+                    raise ThroughputLimitedError(str(exc)) from exc
                 raise RetryLaterError(str(exc)) from exc
             self._guard.finish(event.event_id, "rejected", code=str(exc.code))
             log.error("notifier: WhatsApp refused for %s (code %s); not retrying",

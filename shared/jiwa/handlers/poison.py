@@ -21,6 +21,15 @@ from jiwa.dead_letter_reasons import describe_error, forwarded_attributes
 log = logging.getLogger("jiwa.poison")
 
 
+class ProviderBusyError(RuntimeError):
+    """Raised by a consumer when a provider's quota says "not now" (Cloud Run's RunJob
+    quota, WhatsApp's throughput): Pub/Sub's retry policy redelivers, backing off. It says
+    nothing about the message, so the guard does not count it towards dead-lettering: a
+    quota lasting longer than five quick redeliveries must not lose the message. (In
+    production the subscription's own policy still counts every delivery: its 10
+    attempts, 1 s to 60 s apart, span about 4 minutes.)"""
+
+
 class PoisonGuard:
     def __init__(self, db: firestore.Client, publish: Callable[[bytes, dict[str, str]], Any],
                  *, subscription: str, max_attempts: int, project: str = "",
@@ -32,6 +41,8 @@ class PoisonGuard:
     def run(self, data: Mapping[str, Any] | None, handle: Callable[[Any], object]) -> None:
         try:
             handle(data)
+        except ProviderBusyError:
+            raise
         except Exception as exc:
             message = data.get("message") if isinstance(data, Mapping) else None
             message_id = message.get("messageId") if isinstance(message, Mapping) else None
