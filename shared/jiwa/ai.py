@@ -1,13 +1,14 @@
 """Claude (structured outputs: a JSON schema) and Flux on fal, behind small seams.
 
-Retry ownership: the anthropic SDK retries 429/529/5xx (`max_retries`); fal-client
-retries 408/409/429 itself; the images wave retries a failed generation. Nothing else
-retries these calls.
+Retry ownership: the anthropic SDK retries 429/529/5xx (`max_retries`, waiting what a
+429's `retry-after` asks); fal-client retries 408/409/429 itself; the images wave retries a
+failed generation. Nothing else retries these calls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class Claude:
         self.model = next(iter(models.values()))
         self._client: anthropic.AsyncAnthropic | None = None
         self._connecting: asyncio.Future[anthropic.AsyncAnthropic] | None = None
+        self.rate_limit_wait = RATE_LIMIT_WAIT_SECONDS
 
     def warm_up(self) -> None:
         """Start making the client in a thread now (off the event loop, so the heartbeat
@@ -114,24 +116,55 @@ class Claude:
         import anthropic  # already imported by connect()
 
         fmt = {"type": "json_schema", "schema": anthropic.transform_schema(schema)}
-        try:
-            message = await messages.create(
-                model=model, max_tokens=max_tokens, system=system,
-                messages=[{"role": "user", "content": content}],
-                output_config={"format": fmt})
-        except anthropic.NotFoundError as exc:
-            # A retired or unknown model answers 404 not_found_error: not "busy", and no
-            # retry will help; the operator must change a setting.
-            settings = [name for name, value in self.models.items() if value == model]
-            raise WaveFailedError.of(
-                "claude_model_unavailable",
-                f"model {model} is not available (404): set "
-                f"{' or '.join(settings) or 'the model setting'} to a current model") from exc
-        except anthropic.APIError as exc:
-            raise CLAUDE_DOWN from exc
-        if getattr(message, "usage", None) is not None:
-            self.usage.add_message(model, message.usage)
-        return message
+        loop = asyncio.get_running_loop()
+        since = loop.time()
+        while True:
+            try:
+                message = await messages.create(
+                    model=model, max_tokens=max_tokens, system=system,
+                    messages=[{"role": "user", "content": content}],
+                    output_config={"format": fmt})
+                if getattr(message, "usage", None) is not None:
+                    self.usage.add_message(model, message.usage)
+                return message
+            except anthropic.RateLimitError as exc:
+                # The SDK has already waited what each 429's retry-after asked, for
+                # max_retries tries. A rate limit (RPM, ITPM) lifts within a minute: while
+                # Anthropic still says when to come back, keep trying, for up to
+                # `rate_limit_wait` seconds from the first try, rather than fail the user's
+                # onboarding because many run at once. A spent monthly limit answers 429
+                # with no retry-after (Anthropic's rate limits page): that fails at once.
+                wait = _retry_after(exc)
+                if wait is None or loop.time() - since + wait > self.rate_limit_wait:
+                    raise CLAUDE_DOWN from exc
+                log.warning("claude: rate limited; trying again in %.0f s", wait)
+                await asyncio.sleep(wait)
+            except anthropic.NotFoundError as exc:
+                # A retired or unknown model answers 404 not_found_error: not "busy", and no
+                # retry will help; the operator must change a setting.
+                settings = [name for name, value in self.models.items() if value == model]
+                raise WaveFailedError.of(
+                    "claude_model_unavailable",
+                    f"model {model} is not available (404): set "
+                    f"{' or '.join(settings) or 'the model setting'} to a current "
+                    f"model") from exc
+            except anthropic.APIError as exc:
+                raise CLAUDE_DOWN from exc
+
+
+# Our assumption: five minutes of a job's 30 (infra/: the task timeout) may go to waiting
+# out Anthropic's per-minute limits; past that, the user hears "busy" and can retry.
+RATE_LIMIT_WAIT_SECONDS = 300.0
+
+
+def _retry_after(exc: Exception) -> float | None:
+    """Seconds a 429 asks us to wait (`retry-after`, seconds), or None without one."""
+    response = getattr(exc, "response", None)
+    try:
+        return max(float(response.headers["retry-after"]), 0.0) if response is not None \
+            else None
+    except (KeyError, ValueError):
+        return None
 
 
 def _parse[M: BaseModel](schema: type[M], message: Any) -> M:
@@ -174,22 +207,60 @@ class RoutedFalClient(fal_client.AsyncClient):
 
 
 class Flux:
+    """Flux through fal's queue. fal limits how many of an account's requests run at once
+    (2 for a new account, rising with credits to 40); a request beyond that is not
+    refused but waits IN_QUEUE until a slot frees ("Requests are never rejected due to
+    concurrency limits", docs.fal.ai/documentation/model-apis/concurrency-limits). So the
+    wait has two parts, bounded apart: `queue_timeout` for the line (our own onboardings
+    share the account: a campaign queues here, and that is no fault of fal's), sent as
+    fal's start timeout too, so fal drops a request it never started; and `timeout` for
+    the generation itself, from the moment fal reports it IN_PROGRESS. fal-client's
+    `subscribe(client_timeout=…)` would count the line against the generation and cancel a
+    healthy request that was only waiting its turn."""
+
     def __init__(self, client: fal_client.AsyncClient, model: str,
-                 timeout: float = 120.0, usage: Usage | None = None) -> None:
+                 timeout: float = 120.0, queue_timeout: float = 600.0,
+                 interval: float = 0.05, usage: Usage | None = None) -> None:
         self._client, self.model, self._timeout = client, model, timeout
+        # 600 s: our assumption (fal publishes no queue time); a job's whole budget is
+        # 30 minutes (infra/: the task timeout), three images at a time
+        self._queue_timeout, self._interval = queue_timeout, interval
         # images generated, each regeneration too; a failed request is not counted
         # (fal bills successful generations only)
         self.usage = usage if usage is not None else Usage()
 
     async def generate(self, prompt: str, seed: int) -> str:
         """One image's URL. Raises on failure; the caller decides about retrying."""
-        result = await self._client.subscribe(
+        handle = await self._client.submit(
             self.model, arguments={"prompt": prompt, "image_size": "square_hd",
                                    "num_images": 1, "seed": seed,
                                    "num_inference_steps": 4, "enable_safety_checker": True},
-            client_timeout=self._timeout, interval=0.05)
+            # fal-client refuses a start timeout of 1 s or less (fal_client/_headers.py)
+            start_timeout=self._queue_timeout if self._queue_timeout > 1 else None)
+        try:
+            await self._until_done(handle)
+        except TimeoutError:
+            with contextlib.suppress(Exception):  # as fal-client's own subscribe does
+                await handle.cancel()
+            raise
+        result = await handle.get(interval=self._interval)
         images = result.get("images") or []
         if not images or not images[0].get("url"):
             raise RuntimeError("fal returned no image")
         self.usage.add_image(self.model)
         return str(images[0]["url"])
+
+    async def _until_done(self, handle: fal_client.AsyncRequestHandle) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._queue_timeout
+        started = False
+        async for status in handle.iter_events(interval=self._interval):
+            if isinstance(status, fal_client.Completed):
+                return
+            if not started and not isinstance(status, fal_client.Queued):
+                started, deadline = True, loop.time() + self._timeout
+            if loop.time() > deadline:
+                phase = "generating" if started else "in fal's queue"
+                raise fal_client.client.FalClientTimeoutError(
+                    timeout=self._timeout if started else self._queue_timeout,
+                    request_id=handle.request_id) from TimeoutError(phase)

@@ -37,6 +37,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
+from jiwa.dev import anthropic_limits
 from jiwa.dev.anthropic_cache import CHARS_PER_TOKEN, PromptCache, TooManyBreakpointsError
 from jiwa.dev.faults import FaultPlan, add_control_routes
 from jiwa.lifecycle import claude_model
@@ -184,6 +185,7 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
     cache = PromptCache()
     models = known_models()
     app = Flask("anthropic_standin")
+    anthropic_limits.install(app, faults)  # RPM and ITPM quotas, off unless set
 
     def authenticated() -> bool:
         return bool(request.headers.get("x-api-key") or request.headers.get("authorization"))

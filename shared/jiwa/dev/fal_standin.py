@@ -4,7 +4,9 @@
 /files/{id}.png` serves a picture drawn from the prompt (colours and shapes from its
 hash, so different prompts give different images). Faults: `{"latency_ms": per-image
 render time, "fail": [{"status": 500, "times": n}] (results), "fail_always": 500,
-"hang": n (the next n requests never finish, as a stuck generation)}`.
+"hang": n (the next n requests never finish, as a stuck generation), "quotas":
+{"fal_concurrent": {"limit": n}} (at most n requests of one key IN_PROGRESS at once, the
+rest wait IN_QUEUE with their queue_position, as fal does; off by default)}`.
 `GET /_standin/requests` lists what was submitted, and whether it was cancelled;
 `POST /_standin/forget` makes every file served so far 404, as after fal's retention.
 `GET /v1/models/pricing?endpoint_id=…` is fal's Platform API pricing (what `jiwa doctor`
@@ -89,21 +91,58 @@ def create_app(plan: FaultPlan | None = None, key: str | None = None) -> Flask:
         with lock:
             jobs[request_id] = {"model": model, "arguments": args, "submitted": time.time(),
                                 "status": faults.next_failure(), "hang": faults.take("hang"),
-                                "cancelled": False}
+                                "cancelled": False, "started": None,
+                                "key": request.headers["Authorization"]}
+            dispatch()
         base = request.host_url.rstrip("/") + f"/requests/{request_id}"
         return jsonify({"request_id": request_id, "status_url": base + "/status",
                         "response_url": base, "cancel_url": base + "/cancel"})
 
     def ready(job: dict[str, Any]) -> bool:
-        if job["hang"]:
+        if job["hang"] or job["started"] is None:
             return False
-        return time.time() - job["submitted"] >= float(faults.get("latency_ms", 0)) / 1000
+        return time.time() - job["started"] >= float(faults.get("latency_ms", 0)) / 1000
+
+    def dispatch() -> None:
+        """fal's concurrency limit, when the plan sets `quotas.fal_concurrent`: a key's
+        requests run at most `limit` at once; the others wait IN_QUEUE, oldest first, and
+        start as slots free. fal's docs (docs.fal.ai/documentation/model-apis/
+        concurrency-limits): only IN_PROGRESS requests count; "When you reach your limit,
+        additional requests wait in the queue and are dispatched as soon as a slot frees
+        up. Requests are never rejected due to concurrency limits." A new account runs 2 at
+        once, rising with credits to 40 (fal's FAQ, as quoted by wavespeed.ai's guide,
+        2026-11-22). A cancelled request leaves the queue or frees its slot. Call under
+        `lock`."""
+        rule = (faults.get("quotas") or {}).get("fal_concurrent")
+        limit = int(rule["limit"]) if rule else None
+        pending = [j for j in jobs.values() if j["started"] is None and not j["cancelled"]]
+        if not pending:
+            return
+        running: dict[str, int] = {}
+        if limit is not None:
+            for j in jobs.values():
+                if j["started"] is not None and not j["cancelled"] and not ready(j):
+                    running[j["key"]] = running.get(j["key"], 0) + 1
+        now = time.time()
+        for job in pending:  # in the order of submission (dicts keep insertion order)
+            if limit is None or running.get(job["key"], 0) < limit:
+                job["started"] = now
+                running[job["key"]] = running.get(job["key"], 0) + 1
+
+    def queue_position(job: dict[str, Any]) -> int:
+        return sum(1 for j in jobs.values() if j["key"] == job["key"] and j["started"] is None
+                   and not j["cancelled"] and j["submitted"] < job["submitted"])
 
     @app.get("/requests/<request_id>/status")
     def status(request_id: str) -> Any:
         job = jobs.get(request_id)
         if job is None:
             return jsonify({"detail": "request not found"}), 404
+        with lock:
+            dispatch()
+            if job["started"] is None:
+                job["queued"] = True
+                return jsonify({"status": "IN_QUEUE", "queue_position": queue_position(job)})
         if not ready(job):
             return jsonify({"status": "IN_PROGRESS", "logs": []})
         return jsonify({"status": "COMPLETED", "logs": [], "metrics": {"inference_time": 0.4}})
@@ -128,6 +167,7 @@ def create_app(plan: FaultPlan | None = None, key: str | None = None) -> Flask:
         with lock:
             if request_id in jobs:
                 jobs[request_id]["cancelled"] = True
+                dispatch()
         return jsonify({"status": "CANCELLATION_REQUESTED"}), 202
 
     @app.get("/files/<request_id>.png")
@@ -143,7 +183,8 @@ def create_app(plan: FaultPlan | None = None, key: str | None = None) -> Flask:
     def requests_seen() -> Any:
         with lock:
             return jsonify([{"request_id": k, "model": v["model"], "arguments": v["arguments"],
-                             "cancelled": v["cancelled"]} for k, v in jobs.items()])
+                             "cancelled": v["cancelled"], "queued": v.get("queued", False)}
+                            for k, v in jobs.items()])
 
     @app.post("/_standin/forget")
     def forget() -> Any:

@@ -96,4 +96,4 @@ def add_control_routes(app: Flask, faults: FaultPlan, clear: Callable[[], None])
 
     @app.get("/_standin/quota_refusals")
     def quota_refusals() -> Any:
-        return jsonify(list(faults.quotas.refusals))
+        return jsonify(faults.quotas.refused())

@@ -45,6 +45,10 @@ class Quotas:
             self._buckets.clear()
             self.refusals.clear()
 
+    def refused(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.refusals)
+
     def take(self, name: str, rule: dict[str, Any] | None, key: str = "",
              cost: float = 1.0) -> Verdict:
         """Spend `cost` units of quota `name` for `key` if they are there. No rule: no
