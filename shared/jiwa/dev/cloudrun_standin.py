@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
@@ -25,7 +26,10 @@ from jiwa.dev.faults import FaultPlan
 
 
 class CloudRunStandIn:
-    def __init__(self) -> None:
+    def __init__(self, run: Callable[[str], object] | None = None) -> None:
+        """`run(job_id)`, when given, starts the job's work for each execution accepted
+        (as Cloud Run starts the container; e.g. a LocalProcessLauncher's `launch`)."""
+        self._run = run
         self.requests: list[run_v2.RunJobRequest] = []
         self.executions: dict[str, run_v2.Execution] = {}
         self.jobs: dict[str, run_v2.Job] = {}
@@ -117,6 +121,10 @@ class CloudRunStandIn:
         with self._lock:
             self.requests.append(request)
             self.executions[name] = execution
+        if self._run is not None:
+            env = {e.name: e.value for o in request.overrides.container_overrides
+                   for e in o.env}
+            self._run(env.get("JOB_ID", ""))
         metadata = any_pb2.Any()
         metadata.Pack(run_v2.Execution.pb(execution))
         return operations_pb2.Operation(name=f"{name}/operation", done=False, metadata=metadata)
