@@ -294,9 +294,12 @@ class JobStore:
 
         return txn(self._db.transaction())
 
-    def release_dispatch(self, job_id: str) -> None:
-        """Undo a claim whose launch failed, so the redelivered message can launch."""
-        self._ref(job_id).update({"dispatchedKey": None})
+    def release_dispatch(self, job_id: str, *, waiting: bool = False) -> None:
+        """Undo a claim whose launch failed, so the redelivered message can launch.
+        `waiting`: the launch was refused for a quota and is being retried, so the job is
+        not lost: its queued clock (the sweeper's `queuedAt`) starts again."""
+        self._ref(job_id).update({"dispatchedKey": None,
+                                  **({"queuedAt": now()} if waiting else {})})
 
     def stale(self, status: Status, field: str, older_than: datetime,
               limit: int = 100) -> list[Job]:

@@ -216,8 +216,8 @@ class FakeJobStore(JobStore):
             self.docs[job_id].update({"dispatchedKey": key, "dispatchedAt": now()})
             return True
 
-    def release_dispatch(self, job_id: str) -> None:
-        self._update(job_id, dispatchedKey=None)
+    def release_dispatch(self, job_id: str, *, waiting: bool = False) -> None:
+        self._update(job_id, dispatchedKey=None, **({"queuedAt": now()} if waiting else {}))
 
     def stale(self, status: Status, field: str, older_than: datetime,
               limit: int = 100) -> list[Job]:

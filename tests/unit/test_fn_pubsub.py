@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -97,10 +98,14 @@ def test_a_start_refused_by_the_run_job_quota_waits_for_redelivery_uncounted(
     said to the user, and the refusals (more than the dead-lettering threshold) are not
     counted as failures of the message: it launches once the quota lets it."""
     queued(clients)
+    queued_at = clients.fake_store.docs[JOB]["queuedAt"] = datetime(2026, 1, 1, tzinfo=UTC)
     clients.launcher.fail += [LaunchQuotaError("RESOURCE_EXHAUSTED")] * MAX_DELIVERY_ATTEMPTS
     envelope = load("pubsub_push_onboarding_requested.json")
-    answers = [push(dispatcher, envelope) for _ in range(MAX_DELIVERY_ATTEMPTS + 1)]
-    assert answers == [500] * MAX_DELIVERY_ATTEMPTS + [200]
+    assert push(dispatcher, envelope) == 500
+    waiting = clients.fake_store.docs[JOB]["queuedAt"]  # not lost: the sweeper's clock restarts
+    assert waiting > queued_at
+    answers = [push(dispatcher, envelope) for _ in range(MAX_DELIVERY_ATTEMPTS)]
+    assert answers == [500] * (MAX_DELIVERY_ATTEMPTS - 1) + [200]
     assert clients.launcher.launched == [JOB]
     assert clients.store.require(JOB).status == Status.QUEUED
     assert clients.pubsub.messages == []  # no dead letter, no progress event (no message)

@@ -54,8 +54,9 @@ class Dispatcher:
             execution = self._launcher.launch(request.job_id)
         except LaunchQuotaError as exc:
             # Cloud Run's quota on starts: free the claim so the redelivery can start it;
-            # nothing failed, so the user hears nothing and the job stays QUEUED
-            self._store.release_dispatch(request.job_id)
+            # nothing failed, so the user hears nothing and the job stays QUEUED, its
+            # queued clock restarted: the sweeper must not take it for lost and fail it
+            self._store.release_dispatch(request.job_id, waiting=True)
             log.warning("dispatcher: start refused by a quota; Pub/Sub will redeliver",
                         extra={**ctx, "outcome": "launch_quota"})
             raise ProviderBusyError(str(exc)) from exc
