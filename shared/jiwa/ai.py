@@ -35,6 +35,7 @@ CLAUDE_DOWN = WaveFailedError.of("claude_unavailable")
 # model's minimum length is simply not cached, without an error.
 EPHEMERAL = {"type": "ephemeral"}
 FLUX_DOWN = WaveFailedError.of("images_unavailable")
+TextSink = Callable[[str], None]  # receives a streamed answer's text, delta by delta
 
 
 class Claude:
@@ -79,7 +80,8 @@ class Claude:
     async def structured[M: BaseModel](
             self, schema: type[M], *, system: str, content: list[dict[str, Any]],
             max_tokens: int, retry_max_tokens: int | None = None,
-            model: str | None = None, context: str | None = None) -> M:
+            model: str | None = None, context: str | None = None,
+            listen: Callable[[], TextSink] | None = None) -> M:
         """Claude's answer to `content` as a `schema`. An answer cut off at `max_tokens` is
         asked for once more with `retry_max_tokens` (default 4x): adaptive thinking spends
         from the same budget, so a cut-off is a budget problem, not a bad answer.
@@ -87,12 +89,18 @@ class Claude:
         `context` is what several calls repeat word for word (the business, the brand):
         it goes first, before `content`, marked for the prompt cache, so that the calls
         after the first read it at a tenth of the input price instead of paying it again.
+
+        With `listen`, the answer is streamed: each attempt calls `listen()` once and hands
+        the sink it returns every text delta as it arrives, so the caller can act on the
+        answer's first parts while the rest is being written. The answer returned is still
+        the whole one, validated as without streaming.
         """
         model = model or self.model
         budgets = [max_tokens, retry_max_tokens or 4 * max_tokens]
         blocks = [*self._context(context), *content]
         for attempt, budget in enumerate(budgets, 1):
-            message = await self._create(schema, model, system, blocks, budget)
+            message = await self._create(schema, model, system, blocks, budget,
+                                         listen() if listen else None)
             if message.stop_reason == "refusal":
                 raise WaveFailedError.of("claude_refused", f"{model} refused ({schema.__name__})")
             if message.stop_reason != "max_tokens":
@@ -111,19 +119,30 @@ class Claude:
         return [block]
 
     async def _create(self, schema: type[BaseModel], model: str, system: str,
-                      content: list[dict[str, Any]], max_tokens: int) -> Any:
+                      content: list[dict[str, Any]], max_tokens: int,
+                      sink: TextSink | None = None) -> Any:
         messages = await self._messages()
         import anthropic  # already imported by connect()
 
         fmt = {"type": "json_schema", "schema": anthropic.transform_schema(schema)}
+        request: dict[str, Any] = {
+            "model": model, "max_tokens": max_tokens, "system": system,
+            "messages": [{"role": "user", "content": content}],
+            "output_config": {"format": fmt}}
         loop = asyncio.get_running_loop()
         since = loop.time()
         while True:
             try:
-                message = await messages.create(
-                    model=model, max_tokens=max_tokens, system=system,
-                    messages=[{"role": "user", "content": content}],
-                    output_config={"format": fmt})
+                if sink is None:
+                    message = await messages.create(**request)
+                else:
+                    # The SDK retries a failed start (429/529/5xx) as for create(); an error
+                    # event in the middle of the stream raises APIStatusError, not retried:
+                    # the wave fails and the job's retry owns it, as for any Claude outage.
+                    async with messages.stream(**request) as stream:
+                        async for text in stream.text_stream:
+                            sink(text)
+                        message = await stream.get_final_message()
                 if getattr(message, "usage", None) is not None:
                     self.usage.add_message(model, message.usage)
                 return message

@@ -15,9 +15,15 @@ answers what we send (sources in the comments):
   model that rejects it answers 400 `invalid_request_error`.
 - `usage` is what the API reports: uncached input, cache writes and reads (prompt caching
   with `cache_control`, jiwa/dev/anthropic_cache.py) and output tokens.
+- `"stream": true` answers with server-sent events (jiwa/dev/anthropic_sse.py), the
+  call's latency spread over them: `first_token_share` of it before the first token.
 `GET /v1/models/{id}` is the Models API's retrieve. Records every request
-(`GET /_standin/requests`). Faults: `{"latency_ms", "latency_ms_by_schema": {"ImageScore":
-1000}, "fail": [{"status": 429|529|500, "times": n}], "fail_always": 500, "low_scores": n,
+(`GET /_standin/requests`) and when it came, sent its first token and ended
+(`GET /_standin/timings`, epoch seconds). Faults: `{"latency_ms", "latency_ms_by_schema":
+{"ImageScore": 1000}, "first_token_share": 0.25, "calendar_variants": [{"suffix": " v2",
+"times": n}] (each calendar answer takes the head's suffix onto every caption: a retried
+job's calendar that differs from the first), "fail": [{"status": 429|529|500, "times":
+n}], "fail_always": 500, "low_scores": n,
 "thinking_tokens": t (each answer first spends t output tokens thinking), "cut_off": n
 (the next n answers end at max_tokens), "refuse": n (the next n answers are refusals),
 "retired_models": [id] (answer 404 for these, as on the day they retire)}`.
@@ -35,9 +41,9 @@ import typing
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 
-from jiwa.dev import anthropic_limits
+from jiwa.dev import anthropic_limits, anthropic_sse
 from jiwa.dev.anthropic_cache import CHARS_PER_TOKEN, PromptCache, TooManyBreakpointsError
 from jiwa.dev.faults import FaultPlan, add_control_routes
 from jiwa.lifecycle import claude_model
@@ -140,6 +146,7 @@ def answer(task: str, text: str, plan: FaultPlan) -> dict[str, Any]:
         # the products the task names, not every product the business context lists
         products, prices = _products(text.rsplit("Products to feature:", 1)[-1]), _prices(text)
         personas = re.findall(r"- persona: ([^\n|]+)", text) or ["x"]
+        variant = str((plan.next_fault("calendar_variants") or {}).get("suffix", ""))
         posts = []
         for i, (day, occasion) in enumerate(_calendar_days(text, count)):
             product = products[i % len(products)].strip()
@@ -147,6 +154,7 @@ def answer(task: str, text: str, plan: FaultPlan) -> dict[str, Any]:
             lead = f"{occasion}: " if occasion else ""
             caption = (f"{lead}{offer} dari {name}. Yuk mampir!" if indonesian
                        else f"{lead}{offer} from {name}. Come by!")
+            caption += variant
             posts.append({"date": day.isoformat(),
                           "pillar": ["product", "behind the scenes", "community"][i % 3],
                           "caption": caption, "hashtags": ["#umkm", "#lokal"],
@@ -181,6 +189,7 @@ def _task(body: dict[str, Any]) -> str:
 def create_app(plan: FaultPlan | None = None) -> Flask:
     faults = plan or FaultPlan()
     recorded: list[dict[str, Any]] = []
+    timings: list[dict[str, Any]] = []
     lock = threading.Lock()
     cache = PromptCache()
     models = known_models()
@@ -205,8 +214,11 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
         if not authenticated():
             return _error(401, "authentication_error", "x-api-key header is required")
         body = request.get_json(force=True)
+        timing: dict[str, Any] = {"task": _task(body), "stream": bool(body.get("stream")),
+                                  "received": time.time()}
         with lock:
             recorded.append(body)
+            timings.append(timing)
         model = str(body.get("model", ""))
         if model not in models or model in (faults.get("retired_models") or []):
             return _error(404, "not_found_error", f"model: {model}")
@@ -216,7 +228,9 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
                           f"tool_choice forcing tool use is not supported for {model}")
         task = _task(body)
         by_schema = faults.get("latency_ms_by_schema") or {}
-        faults.delay() if task not in by_schema else time.sleep(by_schema[task] / 1000)
+        latency_s = float(by_schema.get(task, faults.get("latency_ms", 0)) or 0) / 1000
+        if not body.get("stream"):  # a streamed answer spends its latency as it goes
+            time.sleep(latency_s)
         status = faults.next_failure()
         if status:
             return _error(status, ERRORS.get(status, "api_error"), "Injected failure")
@@ -225,28 +239,49 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
         except TooManyBreakpointsError as exc:
             return _error(400, "invalid_request_error", str(exc))
         text = _prompt_text(body)
+
+        def reply(content: str | None, stop: str, output_tokens: int) -> Any:
+            if not body.get("stream"):
+                timing["finished"] = time.time()
+                return _message(model, [] if content is None else
+                                [{"type": "text", "text": content}], stop, usage,
+                                output_tokens)
+
+            def finished(first_token: float, end: float) -> None:
+                timing.update(first_token=first_token, finished=end)
+
+            share = float(faults.get("first_token_share", anthropic_sse.FIRST_TOKEN_SHARE))
+            return Response(anthropic_sse.stream(model, content or "", stop, usage,
+                                                 output_tokens, latency_s, share, finished),
+                            mimetype="text/event-stream",
+                            headers={"Cache-Control": "no-cache"})
+
         if faults.take("refuse"):
             # A refusal: stop_reason "refusal", and no usable answer.
-            return _message(model, [], "refusal", usage, 0)
+            return reply(None, "refusal", 0)
         output = json.dumps(answer(task, text, faults), ensure_ascii=False) if task else "OK"
         thinking = int(faults.get("thinking_tokens", 0) or 0)
         budget = int(body.get("max_tokens", 0)) - thinking
         needed = -(-len(output) // CHARS_PER_TOKEN)
         if faults.take("cut_off") or needed > budget:
             kept = max(budget, 0) * CHARS_PER_TOKEN if needed > budget else len(output) // 2
-            return _message(model, [{"type": "text", "text": output[:kept]}], "max_tokens",
-                            usage, int(body.get("max_tokens", 0)))
-        return _message(model, [{"type": "text", "text": output}], "end_turn", usage,
-                        thinking + needed)
+            return reply(output[:kept], "max_tokens", int(body.get("max_tokens", 0)))
+        return reply(output, "end_turn", thinking + needed)
 
     @app.get("/_standin/requests")
     def requests_seen() -> Any:
         with lock:
             return jsonify(recorded)
 
+    @app.get("/_standin/timings")
+    def timings_seen() -> Any:
+        with lock:
+            return jsonify(timings)
+
     def clear() -> None:
         with lock:
             recorded.clear()
+            timings.clear()
         cache.clear()
 
     add_control_routes(app, faults, clear)

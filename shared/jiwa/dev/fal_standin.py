@@ -7,7 +7,8 @@ render time, "fail": [{"status": 500, "times": n}] (results), "fail_always": 500
 "hang": n (the next n requests never finish, as a stuck generation), "quotas":
 {"fal_concurrent": {"limit": n}} (at most n requests of one key IN_PROGRESS at once, the
 rest wait IN_QUEUE with their queue_position, as fal does; off by default)}`.
-`GET /_standin/requests` lists what was submitted, and whether it was cancelled;
+`GET /_standin/requests` lists what was submitted, when (epoch seconds), and whether it
+was cancelled or queued;
 `POST /_standin/forget` makes every file served so far 404, as after fal's retention.
 `GET /v1/models/pricing?endpoint_id=…` is fal's Platform API pricing (what `jiwa doctor`
 calls): it requires the key, $FAL_KEY of this process when set.
@@ -183,7 +184,8 @@ def create_app(plan: FaultPlan | None = None, key: str | None = None) -> Flask:
     def requests_seen() -> Any:
         with lock:
             return jsonify([{"request_id": k, "model": v["model"], "arguments": v["arguments"],
-                             "cancelled": v["cancelled"], "queued": v.get("queued", False)}
+                             "cancelled": v["cancelled"], "queued": v.get("queued", False),
+                             "submitted": v["submitted"]}
                             for k, v in jobs.items()])
 
     @app.post("/_standin/forget")
