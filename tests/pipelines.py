@@ -5,7 +5,8 @@ ones themselves), steered per phone by a `testControl/{phone}` document:
   kill_at_wave: k         SIGKILL the process when wave k starts …
   kill_attempts: n        … on attempts below n (default 1: Cloud Run's retry succeeds)
   kill_dispatches: d      … only while the job's dispatch number is below d
-  kill_after_images: i    SIGKILL once i images are stored (real wave 8)
+  kill_after_images: i    SIGKILL once i images are stored (watched from real wave 6,
+                          where the first images start, and again from wave 8)
   fail_at_wave: k         raise a WaveFailedError in wave k
   sigterm_at_wave: k      SIGTERM the process (as Cloud Run does on stop) in wave k,
                           on the first attempt
@@ -57,7 +58,7 @@ def build(clients: Clients) -> list[Wave]:
                     await asyncio.sleep(0.05)
             if rules.get("fail_at_wave") == number:
                 raise WaveFailedError("test_failure", "the test said so", "tes memintanya")
-            if number == 8 and rules.get("kill_after_images") and doomed:
+            if number in (6, 8) and rules.get("kill_after_images") and doomed:
                 asyncio.get_running_loop().create_task(
                     _kill_after(clients, ctx.job.id, int(rules["kill_after_images"])))
             return await run(ctx)

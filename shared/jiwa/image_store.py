@@ -80,8 +80,13 @@ async def download(http: httpx.AsyncClient, url: str) -> ImageBytes:
     return check_image(b"".join(chunks), declared)
 
 
-def object_name(business_id: str, job_id: str, index: int, content_type: str) -> str:
-    return f"businesses/{business_id}/jobs/{job_id}/image-{index}.{CONTENT_TYPES[content_type]}"
+def object_name(business_id: str, job_id: str, index: int, content_type: str,
+                post: str | None = None) -> str:
+    """`post` (jiwa/waves/image_work.py's key) names the post the image was made for, so
+    that an image made again for a changed post is a new object, not a refused write."""
+    tail = f"-{post}" if post else ""
+    return (f"businesses/{business_id}/jobs/{job_id}/image-{index}{tail}."
+            f"{CONTENT_TYPES[content_type]}")
 
 
 class Bucket(Protocol):
@@ -104,13 +109,14 @@ class ImageStore:
 
         return cls(storage.Client(project=project).bucket(bucket))
 
-    def put(self, business_id: str, job_id: str, index: int, image: ImageBytes) -> dict[str, Any]:
+    def put(self, business_id: str, job_id: str, index: int, image: ImageBytes,
+            post: str | None = None) -> dict[str, Any]:
         """Writes the image once; a retry finding it there keeps the stored one (the write
         is conditional on no object existing, so two writers cannot both win). The local
         gcp-storage-emulator ignores ifGenerationMatch and overwrites; real GCS answers 412."""
         from google.api_core.exceptions import PreconditionFailed
 
-        name = object_name(business_id, job_id, index, image.content_type)
+        name = object_name(business_id, job_id, index, image.content_type, post)
         blob = self._bucket.blob(name)
         blob.metadata = {"sha256": image.sha256}
         try:

@@ -77,6 +77,7 @@ _ENV_NAMES = {
     "image_concurrency": "JIWA_IMAGE_CONCURRENCY", "image_max_tries": "JIWA_IMAGE_MAX_TRIES",
     "image_quality_threshold": "JIWA_IMAGE_QUALITY_THRESHOLD", "fal_attempts": "JIWA_FAL_ATTEMPTS",
     "fal_timeout_seconds": "JIWA_FAL_TIMEOUT_SECONDS", "image_schedule": "JIWA_IMAGE_SCHEDULE",
+    "calendar_stream": "JIWA_CALENDAR_STREAM",
     "scrape_allow_hosts": "JIWA_SCRAPE_ALLOW_HOSTS", "query_log": "JIWA_QUERY_LOG",
     "scrape_routes": "JIWA_SCRAPE_ROUTES", "prompt_cache": "JIWA_PROMPT_CACHE",
 }
@@ -205,6 +206,10 @@ class Settings(BaseSettings):
     # "barrier" only for the benchmark's comparison
     image_schedule: Literal["stream", "barrier"] = Field(
         "stream", description="stream or barrier")
+    # "on": the calendar is streamed and each post's image starts as soon as the post is
+    # written (docs/decisions/0012); "off": one answer, then the images (the benchmark's
+    # comparison, and a way back should streaming misbehave)
+    calendar_stream: Literal["on", "off"] = Field("on", description="on or off")
     scrape_allow_hosts: Annotated[str, _must(lambda v: all(
         _HOST_PORT.fullmatch(h.strip()) for h in v.split(",") if h.strip()),
         "a comma-separated list of host:port")] = ""

@@ -22,6 +22,7 @@ from integration.test_end_to_end import onboard
 from jiwa.events import OnboardingRequested, ProgressEvent, ProgressKind
 from jiwa.failures import FAILED_SEQ
 from jiwa.store import now
+from jiwa.waves.image_work import post_key
 
 from .conftest import Row
 
@@ -90,6 +91,42 @@ def test_killed_mid_images_keeps_the_images_it_had(harness: Harness, record) -> 
     assert all(final[k] == url for k, url in kept.items())  # none generated again
     fal = harness.http.get(harness.state.url("fal") + "/_standin/requests").json()
     assert len({r["arguments"]["prompt"] for r in fal}) <= N
+    assert expected.problems(texts) == []
+
+
+def test_killed_after_an_image_before_its_calendar_ended_keeps_no_stale_image(
+        harness: Harness, record) -> None:
+    anthropic = harness.state.url("anthropic")
+    harness.http.post(anthropic + "/_standin/reset")
+    # The calendar takes 4 s to write, so post 1's image is stored (and the job killed)
+    # while it is still being written; the retry's calendar differs from the first in
+    # every caption, as a real model's second answer would.
+    harness.http.post(anthropic + "/_standin/faults", json={
+        "latency_ms_by_schema": {"ContentCalendar": 4000},
+        "calendar_variants": [{"suffix": "", "times": 1}, {"suffix": " (v2)", "times": 9}]})
+    try:
+        phone = new_phone()
+        harness.control(phone, pipeline="real", kill_after_images=1)
+        job_id = onboard(harness, phone)
+        early = wait_for(lambda: (i := harness.store.images(job_id)) and i, 60)
+        texts = harness.final_texts(job_id, phone, ("All 6", "Sorry"), timeout=90)
+    finally:
+        harness.http.post(anthropic + "/_standin/reset")
+    job = harness.store.require(job_id)
+    checkpoints = harness.store.checkpoints(job_id)
+    expected = real_pipeline(checkpoints)
+    record.job("SIGKILL after image 1, calendar unfinished", harness, job_id, expected, texts)
+    assert job.status == "COMPLETED" and job.attempt == 1
+    # the calendar kept is the retry's: the first attempt died before checkpointing its own
+    assert all(p["caption"].endswith(" (v2)") for p in checkpoints[6]["posts"])
+    items = {p["index"]: p for p in checkpoints[7]["prompts"]}
+    stale = {i for i, r in early.items() if r["post"] != post_key(items[i])}
+    assert stale  # made for the first calendar's post …
+    final = {i["index"]: i for i in harness.store.business(job.business_id or "")["images"]}
+    kept = harness.store.images(job_id)
+    for index, item in items.items():  # … and none of those kept: each image is its post's
+        assert final[index]["post"] == kept[index]["post"] == post_key(item)
+    assert all(final[i]["url"] != early[i]["url"] for i in stale)
     assert expected.problems(texts) == []
 
 

@@ -34,7 +34,10 @@ def test_an_onboarding_records_its_tokens_and_reads_the_cached_context(harness: 
     assert job.status == "COMPLETED", job.error
 
     entries = harness.store.require(job_id).extra["usage"]
-    assert {key[-2:] for key in entries} == {"w3", "w4", "w6", "w8"}  # the waves that spend
+    # the waves that spend: brand, products, calendar; the images are counted in the wave
+    # during which they were made, from the calendar's (which starts them) to wave 8
+    waves = {key[-2:] for key in entries}
+    assert {"w3", "w4", "w6"} <= waves <= {"w3", "w4", "w6", "w7", "w8"}
     summary = usage_summary(entries)
     sonnet, haiku = summary["claude"][SONNET], summary["claude"][HAIKU]
     assert sonnet["calls"] == 3 and sonnet["cache_creation"] > 1024

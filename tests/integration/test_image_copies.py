@@ -44,7 +44,7 @@ def test_kept_images_are_ours_and_outlive_fal(harness: Harness, real: Callable[.
     stored = {}
     for image in images:
         assert image["object"] == (f"businesses/{job.business_id}/jobs/{job_id}/"
-                                   f"image-{image['index']}.png")
+                                   f"image-{image['index']}-{image['post']}.png")
         data = ours.get(image["object"])
         assert (len(data), hashlib.sha256(data).hexdigest(), image["content_type"]) == (
             image["size"], image["sha256"], "image/png")

@@ -87,3 +87,35 @@ def test_low_scores_are_regenerated(harness: Harness, real) -> None:
     images = harness.store.business(harness.store.require(job_id).business_id or "")["images"]
     assert sum(i["attempts"] for i in images) == N + 2
     assert all(i["passed"] for i in images)
+
+
+def test_the_first_image_starts_while_the_calendar_is_still_being_written(
+        harness: Harness, real) -> None:
+    anthropic, fal = harness.state.url("anthropic"), harness.state.url("fal")
+    harness.http.post(anthropic + "/_standin/reset")
+    harness.http.post(fal + "/_standin/reset")
+    # A calendar that takes 3 s to write (a quarter of it before the first token): long
+    # enough that its end cannot be mistaken for its first post.
+    harness.http.post(anthropic + "/_standin/faults",
+                      json={"latency_ms_by_schema": {"ContentCalendar": 3000}})
+    phone = new_phone()
+    job_id = real(phone)
+    job = harness.wait_status(job_id, "COMPLETED", "FAILED", timeout=90)
+    assert job.status == "COMPLETED", job.error
+    timings = harness.http.get(anthropic + "/_standin/timings").json()
+    calendar = next(t for t in timings if t["task"] == "ContentCalendar")
+    assert calendar["stream"] is True
+    submitted = sorted(harness.http.get(fal + "/_standin/requests").json(),
+                       key=lambda r: r["submitted"])
+    # the stand-ins' own clocks, one machine: an ordering, not a duration
+    assert calendar["first_token"] < submitted[0]["submitted"] < calendar["finished"]
+    prompts = harness.store.checkpoints(job_id)[7]["prompts"]
+    assert submitted[0]["arguments"]["prompt"] == prompts[0]["prompt"]  # post 1's image
+    # … and the user hears of it in order: the calendar's summary, then the images, then
+    # the whole calendar
+    texts = wait_for(lambda: (t := harness.texts(phone)) and t[-1].startswith("All 6") and t,
+                     30, "the final message")
+    summary = next(i for i, t in enumerate(texts) if t.startswith("Calendar ready!"))
+    assert all(i > summary for i, t in enumerate(texts) if t.startswith(("Creating", "[image]")))
+    posts = harness.store.checkpoints(job_id)[6]["posts"]
+    assert texts[-1].endswith("\n".join(f"{p['date']} · {p['product']}" for p in posts))

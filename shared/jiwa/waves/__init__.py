@@ -48,7 +48,9 @@ def build_pipeline(clients: Clients) -> list[Wave]:
         async def bound(ctx: WaveContext) -> dict[str, Any]:
             fn: WaveFn = importlib.import_module(f"jiwa.waves.{name}").run
             wave_services = services()
-            wave_services.usage.take()  # nothing spent outside a wave is this wave's
+            # Not emptied here: what was spent since the last wave's record (images the
+            # calendar wave started, finishing while the runner checkpointed) was billed
+            # too, and counts in this wave's entry.
             try:
                 return await fn(ctx, wave_services)
             finally:  # a failed wave's calls were billed too

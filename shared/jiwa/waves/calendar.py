@@ -1,4 +1,10 @@
-"""Wave 6: Claude writes the content calendar; the user gets its summary."""
+"""Wave 6: Claude writes the content calendar; the user gets its summary.
+
+The answer is streamed (JIWA_CALENDAR_STREAM, on by default): each post is handed to the
+images (jiwa/waves/image_work.py) as soon as its closing brace arrives, so the first
+image is being made while Claude still writes the rest (docs/decisions/0012). The posts
+and summary kept, saved and shown are those of the whole answer, validated at the end.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,15 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
+from jiwa.ai import TextSink
 from jiwa.commerce_dates import dates_between, planning_window
 from jiwa.events import ProgressKind
 from jiwa.failures import WaveFailedError
 from jiwa.job.runner import WaveContext
-from jiwa.waves import context
+from jiwa.json_stream import ArrayItems
+from jiwa.waves import context, prompts
 from jiwa.waves.services import WaveServices
 
 
@@ -69,11 +77,40 @@ def calendar_task(outputs: dict[str, Any], count: int, language: str,
 
 async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
     count = services.settings.image_count
-    calendar = await services.claude.structured(
-        ContentCalendar, system=SYSTEM, max_tokens=max_tokens(count),
-        context=context.business_context(ctx.outputs),
-        content=[{"type": "text", "text": calendar_task(ctx.outputs, count, ctx.job.language,
-                                                     ctx.job.created_at)}])
+    early = (services.settings.calendar_stream == "on"
+             and services.settings.image_schedule == "stream")
+    submitted: list[asyncio.Task[Any]] = []
+
+    def listen() -> TextSink:
+        """One attempt's answer, delta by delta: each finished post starts its image."""
+        posts = ArrayItems("posts")
+
+        def sink(delta: str) -> None:
+            for raw in posts.feed(delta):
+                index = posts.count
+                if index > count:
+                    continue
+                try:
+                    post = Post.model_validate(raw).model_dump()
+                except ValidationError:
+                    continue  # the whole answer's validation reports it, or a retry fixes it
+                item = prompts.work_item(index, post, ctx.outputs)
+                submitted.append(asyncio.create_task(services.work.submit(ctx, item)))
+        return sink
+
+    try:
+        calendar = await services.claude.structured(
+            ContentCalendar, system=SYSTEM, max_tokens=max_tokens(count),
+            context=context.business_context(ctx.outputs),
+            content=[{"type": "text", "text": calendar_task(
+                ctx.outputs, count, ctx.job.language, ctx.job.created_at)}],
+            listen=listen if early else None)
+        await asyncio.gather(*submitted)
+    except BaseException:
+        for task in submitted:
+            task.cancel()
+        services.work.cancel()  # images of a calendar that will be asked for again
+        raise
     if len(calendar.posts) < count:
         raise WaveFailedError.of("calendar_short",
                                  f"{len(calendar.posts)} of {count} posts")

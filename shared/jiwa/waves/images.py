@@ -1,19 +1,20 @@
 """Wave 8: Flux images, streamed through the quality gate with bounded concurrency.
 
 Each image runs generate -> score -> (regenerate) -> preview on its own; no image waits
-for its siblings. A finished image is stored at once (our copy in Cloud Storage, then
-its record), so a retried job keeps it and never downloads or generates it again.
+for its siblings. Most are under way before this wave starts: the calendar wave starts
+each post's image as soon as the post is written (jiwa/waves/image_work.py); this wave
+waits for them and tells the user, in order after the calendar's summary. A finished
+image is stored at once (our copy in Cloud Storage, then its record, keyed by its post),
+so a retried job keeps it and never downloads or generates it again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from typing import Any
 
 from jiwa.events import ProgressKind
-from jiwa.image_store import ImageBytes
 from jiwa.job.runner import WaveContext
 from jiwa.waves import quality
 from jiwa.waves.services import WaveServices
@@ -24,32 +25,25 @@ PREVIEW_STEP = 50
 
 async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
     prompts = ctx.outputs["prompts"]["prompts"]
+    if services.settings.image_schedule == "barrier":
+        limit = asyncio.Semaphore(services.settings.image_concurrency)
+        return {"images": await _barrier(ctx, services, prompts, limit)}
     total = len(prompts)
-    kept = await asyncio.to_thread(services.store.images, ctx.job.id)
-    limit = asyncio.Semaphore(services.settings.image_concurrency)
-    brand = ctx.outputs["brand"]
-    business_id = ctx.outputs["profile"]["business_id"]
-
-    async def keep(index: int, image: ImageBytes) -> dict[str, Any]:
-        """Our copy in Cloud Storage, written before the record that names it."""
-        assert services.images is not None
-        return await asyncio.to_thread(services.images.put, business_id, ctx.job.id, index,
-                                       image)
 
     async def one(item: dict[str, Any]) -> dict[str, Any]:
         index = item["index"]
-        if index in kept:
+        # under way since the calendar wave streamed its post, or started now
+        work = await services.work.submit(ctx, item)
+        if work.kept:
             log.info("image %d kept from an earlier attempt", index,
                      extra={"job_id": ctx.job.id})
-            record = kept[index]
-        else:
-            async with limit:
-                await ctx.emit(ProgressKind.IMAGE_PROGRESS, index, image_index=index,
-                               image_count=total)
-                record = await quality.best_image(
-                    services, item, brand,
-                    functools.partial(keep, index) if services.images else None)
-            await asyncio.to_thread(services.store.save_image, ctx.job.id, index, record)
+        await work.started.wait()
+        # Sent when the image holds a slot, and for a kept one too: its id is the same in
+        # every attempt, so it is sent once, and before the preview, even when the attempt
+        # that generated the image died before wave 8 could say so.
+        await ctx.emit(ProgressKind.IMAGE_PROGRESS, index, image_index=index,
+                       image_count=total)
+        record = await work.task
         # the notifier sends our object when there is one; fal's url is only the fallback
         await ctx.emit(ProgressKind.IMAGE_READY, PREVIEW_STEP + index, image_index=index,
                        image_count=total, url=record["url"], caption=item["caption"][:200],
@@ -57,10 +51,12 @@ async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
                           if "object" in record else {}))
         return record
 
-    if services.settings.image_schedule == "barrier":
-        return {"images": await _barrier(ctx, services, prompts, limit)}
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(one(item)) for item in prompts]
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(item)) for item in prompts]
+    except BaseException:
+        services.work.cancel()  # the generations nobody waits for any more
+        raise
     return {"images": [t.result() for t in tasks]}
 
 

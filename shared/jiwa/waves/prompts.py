@@ -16,11 +16,17 @@ def flux_prompt(post: dict[str, Any], brand: dict[str, Any],
             f"Mood: {brand['voice']}. Square composition, natural light, no text, no logos.")
 
 
-def build_prompts(outputs: dict[str, Any]) -> list[dict[str, Any]]:
+def work_item(index: int, post: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
+    """Post `index` (from 1) as the images wave takes it; the calendar wave builds the
+    same item from a post still streaming in, to start its image early."""
     personas = {m["name"]: m for m in outputs["influencers"]["matches"]}
-    return [{"index": i, "prompt": flux_prompt(post, outputs["brand"],
-                                               personas.get(post["influencer"])),
-             "caption": post["caption"], "date": post["date"]}
+    return {"index": index, "prompt": flux_prompt(post, outputs["brand"],
+                                                  personas.get(post["influencer"])),
+            "caption": post["caption"], "date": post["date"]}
+
+
+def build_prompts(outputs: dict[str, Any]) -> list[dict[str, Any]]:
+    return [work_item(i, post, outputs)
             for i, post in enumerate(outputs["calendar"]["posts"], 1)]
 
 

@@ -9,6 +9,7 @@ from jiwa.clients import Clients
 from jiwa.settings import Settings
 from jiwa.store import JobStore
 from jiwa.usage import Usage
+from jiwa.waves.image_work import ImageWork
 
 # Imported in from_clients, when wave 1 first runs: the SDKs behind these (fal, httpx, Cloud
 # Storage) are not needed for the job's first progress event (jiwa.waves, bench/start.py).
@@ -43,6 +44,11 @@ class WaveServices:
     REQUIRED: ClassVar[tuple[str, ...]] = (
         "anthropic_api_key", "fal_key", "image_bucket", "instagram_app_id",
         "instagram_redirect_uri")
+    # each post's image, from the calendar wave that starts it to the images wave
+    work: ImageWork = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.work = ImageWork(self)
 
     @classmethod
     def from_clients(cls, clients: Clients) -> WaveServices:
