@@ -106,14 +106,14 @@ async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
                 ctx.outputs, count, ctx.job.language, ctx.job.created_at)}],
             listen=listen if early else None)
         await asyncio.gather(*submitted)
+        if len(calendar.posts) < count:
+            raise WaveFailedError.of("calendar_short",
+                                     f"{len(calendar.posts)} of {count} posts")
     except BaseException:
         for task in submitted:
             task.cancel()
         services.work.cancel()  # images of a calendar that will be asked for again
         raise
-    if len(calendar.posts) < count:
-        raise WaveFailedError.of("calendar_short",
-                                 f"{len(calendar.posts)} of {count} posts")
     output = {"posts": [p.model_dump() for p in calendar.posts[:count]],
               "summary": calendar.summary}
     await asyncio.to_thread(services.store.save_business, ctx.job.id,
