@@ -1,10 +1,13 @@
-"""`./emulator.sh bench [delivery | start]`: the benchmarks, on this machine, with provider
-latencies injected by the stand-ins. They report numbers and assert nothing about time.
+"""`./emulator.sh bench [delivery | start | pipeline]`: the benchmarks, on this machine,
+with provider latencies injected by the stand-ins. They report numbers and assert nothing
+about time.
 
 - (no argument) bench/run.py: orchestration overhead, streaming vs barrier, time to first
   message, webhook and notifier latency, and concurrent onboardings;
 - `delivery` bench/delivery.py: status-callback throughput, and what pacing costs;
-- `start` bench/start.py: the job's import time, and dispatch -> first progress event.
+- `start` bench/start.py: the job's import time, and dispatch -> first progress event;
+- `pipeline` bench/pipeline.py: time to first preview and wall time beside their floors,
+  at the fast and the realistic latency profile, streamed calendar vs whole calendar.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ if sys.argv[1:2] == ["delivery"]:
     from bench.delivery import main
 elif sys.argv[1:2] == ["start"]:
     from bench.start import main
+elif sys.argv[1:2] == ["pipeline"]:
+    from bench.run import main_pipeline as main
 else:
     from bench.run import main
 

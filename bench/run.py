@@ -22,8 +22,11 @@ from typing import Any
 
 import httpx
 
+from bench.pipeline import PROFILES, SCHEDULES, Profile
+
 ROOT = Path(__file__).resolve().parents[1]
-CLAUDE_S, FAL_S, SCORE_S, N, CONCURRENCY = 1.5, 4.0, 1.0, 6, 3
+FAST = PROFILES[0]
+CLAUDE_S, FAL_S, SCORE_S, N, CONCURRENCY = FAST.claude_s, FAST.fal_s, FAST.score_s, 6, 3
 
 
 def pct(values: list[float], q: float) -> float:
@@ -32,17 +35,17 @@ def pct(values: list[float], q: float) -> float:
 
 
 @contextmanager
-def stack(name: str, extra_env: dict[str, str] | None = None) -> Iterator[Driver]:
+def stack(name: str, extra_env: dict[str, str] | None = None,
+          profile: Profile = FAST) -> Iterator[Driver]:
     from jiwa.dev.stack import Stack
 
     s = Stack(ROOT / ".jiwa" / "bench" / name, project=f"bench-{name}",
-              claude_latency_ms=CLAUDE_S * 1000, fal_latency_ms=FAL_S * 1000,
+              claude_latency_ms=profile.claude_s * 1000, fal_latency_ms=profile.fal_s * 1000,
               extra_env={"JIWA_IMAGE_CONCURRENCY": str(CONCURRENCY), **(extra_env or {})},
               retry_min_seconds=0.5)
     state = s.start()
     try:
-        httpx.post(state.url("anthropic") + "/_standin/faults",
-                   json={"latency_ms_by_schema": {"ImageScore": SCORE_S * 1000}})
+        httpx.post(state.url("anthropic") + "/_standin/faults", json=profile.faults())
         for key in ("GOOGLE_CLOUD_PROJECT", "PUBSUB_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST"):
             os.environ[key] = state.env[key]
         yield Driver(state)
@@ -123,7 +126,8 @@ def onboarding_run(d: Driver) -> dict[str, float]:
     stamp = [datetime.fromisoformat(t).timestamp() - started for t in previews]
     return {"wall": job.completed_at.timestamp() - started, "first_preview": stamp[0],
             "last_preview": stamp[-1],
-            "from_dispatch": job.completed_at.timestamp() - dispatched}
+            "from_dispatch": job.completed_at.timestamp() - dispatched,
+            "calendar": d.store.checkpoints(job_id)[6]}
 
 
 def pipeline(d: Driver, runs: int, barrier: bool) -> dict[str, Any]:
@@ -136,6 +140,22 @@ def pipeline(d: Driver, runs: int, barrier: bool) -> dict[str, Any]:
             "last_preview_s": statistics.median(s["last_preview"] for s in samples),
             "dispatch_to_completed_s": statistics.median(s["from_dispatch"] for s in samples),
             "first_preview_floor_s": cp["first_preview"]}
+
+
+def by_profile(runs: int) -> list[dict[str, Any]]:
+    """Each profile's schedules on a stack of their own (bench/pipeline.py)."""
+    from bench import pipeline as bp
+
+    results = []
+    for profile in PROFILES:
+        samples = {}
+        for name, env in SCHEDULES.items():
+            print(f"bench: {profile.name} profile, {name}…", flush=True)
+            tag = f"{profile.name}-{name.replace(' ', '-')}"
+            with stack(tag, env, profile) as d:
+                samples[name] = [onboarding_run(d) for _ in range(runs)]
+        results.append(bp.summarise(profile, samples))
+    return results
 
 
 def first_message(d: Driver, runs: int) -> dict[str, Any]:
@@ -359,7 +379,35 @@ def markdown(r: dict[str, Any]) -> str:
         from . import cost
 
         lines += cost.markdown(r["cost"])
+    if "profiles" in r:
+        from . import pipeline as bp
+
+        lines += bp.markdown(r["profiles"])
     return "\n".join(lines) + "\n"
+
+
+def main_pipeline() -> int:
+    """`./emulator.sh bench pipeline`: only the profiles' pipeline comparison (about 8
+    minutes here), written to bench/results/pipeline-latest.* and a dated copy."""
+    from . import pipeline as bp
+
+    started = time.time()
+    results: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                               "machine": machine(), "profiles": by_profile(2)}
+    results["duration_s"] = round(time.time() - started, 1)
+    m = results["machine"]
+    text = "\n".join([f"# Pipeline benchmark {results['date']}", "",
+                      f"Machine: {m['cpus']} CPUs ({m['cpu']}), {m['memory_gb']} GB, Python "
+                      f"{m['python']}, {m['platform']}. Run took {results['duration_s']} s.",
+                      *bp.markdown(results["profiles"])]) + "\n"
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
+    for name in ("pipeline-latest", f"pipeline-{stamp}"):
+        (out / f"{name}.json").write_text(json.dumps(results, indent=1, default=str))
+        (out / f"{name}.md").write_text(text)
+    print(text)
+    return 0
 
 
 def main() -> int:
@@ -386,6 +434,7 @@ def main() -> int:
     print("bench: barrier schedule…", flush=True)
     with stack("barrier", {"JIWA_IMAGE_SCHEDULE": "barrier"}) as d:
         results["pipeline_barrier"] = pipeline(d, 2, barrier=True)
+    results["profiles"] = by_profile(2)
     results["duration_s"] = round(time.time() - started, 1)
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
