@@ -207,7 +207,7 @@ class Settings(BaseSettings):
     image_schedule: Literal["stream", "barrier"] = Field(
         "stream", description="stream or barrier")
     # "on": the calendar is streamed and each post's image starts as soon as the post is
-    # written (docs/decisions/0012); "off": one answer, then the images (the benchmark's
+    # written (docs/decisions/0013); "off": one answer, then the images (the benchmark's
     # comparison, and a way back should streaming misbehave)
     calendar_stream: Literal["on", "off"] = Field("on", description="on or off")
     scrape_allow_hosts: Annotated[str, _must(lambda v: all(

@@ -2,7 +2,7 @@
 
 The answer is streamed (JIWA_CALENDAR_STREAM, on by default): each post is handed to the
 images (jiwa/waves/image_work.py) as soon as its closing brace arrives, so the first
-image is being made while Claude still writes the rest (docs/decisions/0012). The posts
+image is being made while Claude still writes the rest (docs/decisions/0013). The posts
 and summary kept, saved and shown are those of the whole answer, validated at the end.
 """
 
