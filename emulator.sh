@@ -222,14 +222,15 @@ case "$cmd" in
     "$VENV/bin/ruff" check .
     "$VENV/bin/mypy"
     "$VENV/bin/mypy" functions/*/main.py   # one run: each is checked as functions.<name>.main
+    # Two pytest-xdist workers (JIWA_TEST_WORKERS=0: one process): in the full run each has
+    # its own local stack (the session fixtures), and the integration tests mostly wait on
+    # emulators and processes, so two share the machine's two cores well; the fast tier's
+    # unit tests split across both cores (README "Testing" has the times).
+    args=(-n "${JIWA_TEST_WORKERS:-2}" "${args[@]}")
     if [ "$fast" -eq 1 ]; then
       args=(-m "not integration" "${args[@]}")
     else
       audit
-      # Two pytest-xdist workers, each with its own local stack (the session fixtures):
-      # the integration tests mostly wait on emulators and processes, so two share the
-      # machine's two cores well (README "Testing" has the times). JIWA_TEST_WORKERS=0: one.
-      args=(-n "${JIWA_TEST_WORKERS:-2}" "${args[@]}")
     fi
     set +e
     "$VENV/bin/python" -m pytest "${args[@]}"

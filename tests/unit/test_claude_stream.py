@@ -13,10 +13,10 @@ from typing import Any
 import anthropic
 import httpx
 import pytest
-from werkzeug.serving import make_server
 
 from jiwa.ai import Claude, TextSink
 from jiwa.dev import anthropic_standin
+from jiwa.dev.standins import serve
 from jiwa.json_stream import ArrayItems
 from jiwa.usage import Usage
 from jiwa.waves.calendar import ContentCalendar
@@ -30,10 +30,7 @@ TASK = ("Business name: Kopi Senja\nProducts to feature:\n- product: Kopi Susu |
 
 @pytest.fixture
 def standin() -> Iterator[str]:
-    import threading
-
-    server = make_server("127.0.0.1", 0, anthropic_standin.create_app(), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(anthropic_standin.create_app(), 0)
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:

@@ -17,8 +17,11 @@ from werkzeug.serving import make_server
 
 
 def serve(app: Any, port: int, host: str = "127.0.0.1") -> Any:
+    """`app` on `port` (0: a free one, `server.server_port`) in a thread. A short poll:
+    `shutdown()` waits for the loop to notice, half a second at the default."""
     server = make_server(host, port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                     daemon=True).start()
     return server
 
 
