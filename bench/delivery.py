@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.run import ROOT, Driver, against_noop, machine, phone, stack
+from bench.run import Driver, against_noop, machine, phone, stack, write_results
 
 PACED_S = 0.5  # jiwa.dev.stack's WHATSAPP_PAIR_INTERVAL_SECONDS
 
@@ -92,11 +92,7 @@ def main() -> int:
     print("bench delivery: unpaced onboardings…", flush=True)
     with stack("unpaced", {"WHATSAPP_PAIR_INTERVAL_SECONDS": "0.001"}) as d:
         results["unpaced"] = to_last_message(d, 3)
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "delivery-latest.json").write_text(json.dumps(results, indent=1))
-    (out / "delivery-latest.md").write_text(markdown(results))
-    print(markdown(results))
+    write_results(("delivery-latest",), results, markdown(results))
     return 0
 
 

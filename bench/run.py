@@ -400,14 +400,21 @@ def main_pipeline() -> int:
                       f"Machine: {m['cpus']} CPUs ({m['cpu']}), {m['memory_gb']} GB, Python "
                       f"{m['python']}, {m['platform']}. Run took {results['duration_s']} s.",
                       *bp.markdown(results["profiles"])]) + "\n"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
+    write_results(("pipeline-latest", f"pipeline-{stamp}"), results, text)
+    return 0
+
+
+def write_results(names: tuple[str, ...], results: dict[str, Any], text: str) -> Path:
+    """`results` as `bench/results/{name}.json` and `text` as `{name}.md`, for each name
+    (`…-latest`, and a dated copy where a run's history is kept); prints `text`."""
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
-    for name in ("pipeline-latest", f"pipeline-{stamp}"):
+    for name in names:
         (out / f"{name}.json").write_text(json.dumps(results, indent=1, default=str))
         (out / f"{name}.md").write_text(text)
     print(text)
-    return 0
+    return out
 
 
 def main() -> int:
@@ -436,10 +443,6 @@ def main() -> int:
         results["pipeline_barrier"] = pipeline(d, 2, barrier=True)
     results["profiles"] = by_profile(2)
     results["duration_s"] = round(time.time() - started, 1)
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(results, indent=1, default=str))
-    (out / "latest.md").write_text(markdown(results))
-    print(markdown(results))
+    out = write_results(("latest",), results, markdown(results))
     print(f"bench: {results['duration_s']} s; written to {out}/latest.json and latest.md")
     return 0

@@ -23,7 +23,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.run import ROOT, Driver, _stats, machine, phone, stack
+from bench.run import Driver, _stats, machine, phone, stack, write_results
 
 RUNS, COLD_STARTS = 10, 5
 HEAVY = ("anthropic", "fal_client", "trafilatura", "lxml", "extruct", "httpx",
@@ -101,11 +101,7 @@ def main() -> int:
         results["first_event"] = first_event(d, RUNS)
         # Other work on the machine shows in every number here: say how much there was.
         results["machine"]["load_average_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "start-latest.json").write_text(json.dumps(results, indent=1))
-    (out / "start-latest.md").write_text(markdown(results))
-    print(markdown(results))
+    write_results(("start-latest",), results, markdown(results))
     return 0
 
 
