@@ -188,11 +188,12 @@ class WebhookHandler:
         exceeded by the webhook's concurrency, never by a sustained flood."""
         if self._new_jobs_per_minute is None:
             return False
-        latest = self._store.latest_job_for(to)
-        if latest is not None and latest.active:
-            return False
+        # the count first: under the limit (nearly always) one aggregation is all it costs
         since = now() - timedelta(minutes=1)
-        return self._store.count_created_since(since) >= self._new_jobs_per_minute
+        if self._store.count_created_since(since) < self._new_jobs_per_minute:
+            return False
+        latest = self._store.latest_job_for(to)
+        return latest is None or not latest.active
 
     def _reply_once(self, to: str, key: str, language: str,
                     replied: set[tuple[str, str]]) -> str:
