@@ -91,6 +91,10 @@ class ImageWork:
         self._work[index] = work
         return work
 
+    def started(self) -> list[int]:
+        """The posts whose image held a slot (or was kept), in order."""
+        return sorted(i for i, work in self._work.items() if work.started.is_set())
+
     def cancel(self) -> None:
         """Stop every generation under way (the wave that owns them failed)."""
         for work in self._work.values():

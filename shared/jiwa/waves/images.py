@@ -54,8 +54,18 @@ async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
     try:
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(one(item)) for item in prompts]
-    except BaseException:
+    except Exception:
         services.work.cancel()  # the generations nobody waits for any more
+        # An image that failed for good ends the wave at once, and may do so before this
+        # wave has announced its siblings: the calendar wave started them while it was
+        # still writing. The user is told of every image that was made, in order, before
+        # the failure; an announcement already sent has the same id and is not sent again.
+        for index in services.work.started():
+            await ctx.emit(ProgressKind.IMAGE_PROGRESS, index, image_index=index,
+                           image_count=total)
+        raise
+    except BaseException:
+        services.work.cancel()
         raise
     return {"images": [t.result() for t in tasks]}
 
