@@ -218,15 +218,23 @@ def webhook(d: Driver, requests: int = 600) -> dict[str, Any]:
     return against_noop(d.state.url("whatsapp_webhook") + "/", bodies)
 
 
-def against_noop(url: str, bodies: list[tuple[bytes, dict[str, str]]]) -> dict[str, Any]:
+def against_noop(url: str, bodies: list[tuple[bytes, dict[str, str]]], warm: int = 200,
+                 at_once: int | None = None) -> dict[str, Any]:
     """`bodies` posted to `url` and to a no-op functions-framework function (the
-    framework's own ceiling on this machine), one after the other."""
+    framework's own ceiling on this machine), one after the other, each as many at once
+    as the webhook serves in production unless `at_once` says (both with as many
+    threads). The first `warm`
+    are posted to both beforehand: clients built, connections open, and the Firestore
+    emulator's JVM past its first compilations (the real Firestore has none to do)."""
     from jiwa.dev.processes import free_port, stop_group
+    from jiwa.topology import FUNCTION_CONCURRENCY
 
+    at_once = at_once or FUNCTION_CONCURRENCY["whatsapp_webhook"]
     port = free_port()
     noop = subprocess.Popen(
         [sys.executable, "-m", "functions_framework", "--target", "handle", "--source",
          str(ROOT / "bench/noop/main.py"), "--host", "127.0.0.1", "--port", str(port)],
+        env={**os.environ, "THREADS": str(at_once)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         noop_url = f"http://127.0.0.1:{port}/"
@@ -236,13 +244,14 @@ def against_noop(url: str, bodies: list[tuple[bytes, dict[str, str]]]) -> dict[s
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        for target in (noop_url, url):  # warm: clients built, connections open
-            load(target, bodies[:24])
-        ceiling = load(noop_url, bodies)
-        ours = load(url, bodies)
+        for target in (noop_url, url):
+            load(target, bodies[:warm], at_once)
+        ceiling = load(noop_url, bodies, at_once)
+        ours = load(url, bodies, at_once)
     finally:
         stop_group(noop.pid)
-    return {"webhook": ours, "noop": ceiling, "ratio": round(ours["rps"] / ceiling["rps"], 3)}
+    return {"webhook": ours, "noop": ceiling, "at_once": at_once,
+            "ratio": round(ours["rps"] / ceiling["rps"], 3)}
 
 
 def notifier(d: Driver, samples: int = 30) -> dict[str, Any]:

@@ -69,7 +69,12 @@ resource "google_cloudfunctions2_function" "fn" {
     service_account_email          = google_service_account.fn[each.key].email
     ingress_settings               = each.value.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision = true
-    environment_variables          = local.common_env
+    # One request at a time is the default; more needs at least 1 vCPU, and
+    # functions-framework's gunicorn needs as many threads (Cloud Run functions docs,
+    # "Concurrency"). Null leaves the CPU derived from the memory, as before.
+    max_instance_request_concurrency = each.value.concurrency
+    available_cpu                    = each.value.concurrency > 1 ? "1" : null
+    environment_variables            = merge(local.common_env, { THREADS = tostring(each.value.concurrency) })
 
     dynamic "secret_environment_variables" {
       for_each = toset(each.value.secrets)

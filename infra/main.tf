@@ -21,26 +21,33 @@ locals {
   progress_topic  = "onboarding-progress"
 
   # The functions: trigger kind, secrets each may read, and its own environment.
+  # concurrency: requests one instance serves at once (jiwa/topology.py FUNCTION_CONCURRENCY,
+  # which the local stack runs and an infra test compares with these)
   functions = {
     whatsapp_webhook = {
-      public  = true
-      secrets = ["WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "OAUTH_STATE_SECRET", "PHONE_DIGEST_KEY"]
+      concurrency = 32
+      public      = true
+      secrets     = ["WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "OAUTH_STATE_SECRET", "PHONE_DIGEST_KEY"]
     }
     instagram_oauth = {
-      public  = true
-      secrets = ["WHATSAPP_ACCESS_TOKEN", "INSTAGRAM_APP_SECRET", "OAUTH_STATE_SECRET"] # seals tokens with TOKEN_PUBLIC_KEY: can encrypt, not decrypt (decision 0012)
+      concurrency = 8
+      public      = true
+      secrets     = ["WHATSAPP_ACCESS_TOKEN", "INSTAGRAM_APP_SECRET", "OAUTH_STATE_SECRET"] # seals tokens with TOKEN_PUBLIC_KEY: can encrypt, not decrypt (decision 0012)
     }
     dispatcher = {
-      public  = false
-      secrets = []
+      concurrency = 8
+      public      = false
+      secrets     = []
     }
     notifier = {
-      public  = false
-      secrets = ["WHATSAPP_ACCESS_TOKEN", "PHONE_DIGEST_KEY"]
+      concurrency = 16
+      public      = false
+      secrets     = ["WHATSAPP_ACCESS_TOKEN", "PHONE_DIGEST_KEY"]
     }
     sweeper = {
-      public  = false
-      secrets = []
+      concurrency = 1
+      public      = false
+      secrets     = []
     }
   }
 

@@ -17,7 +17,7 @@ import pytest
 
 from jiwa.dev.build import build, requirements
 from jiwa.settings import env_names
-from jiwa.topology import routes
+from jiwa.topology import FUNCTION_CONCURRENCY, routes
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -99,6 +99,18 @@ def test_every_function_in_infra_exists_with_its_entry_point() -> None:
         assert "handle" in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     fn = RES["google_cloudfunctions2_function"]["fn"]
     assert fn["build_config"][0]["entry_point"] == "handle"
+
+
+def test_each_function_serves_as_many_requests_at_once_as_the_local_stack_runs() -> None:
+    """Concurrency above one needs a whole vCPU and as many gunicorn threads; the local
+    stack starts each function with THREADS from the same table."""
+    concurrency = {name: int(f["concurrency"]) for name, f in LOCALS["functions"].items()}
+    assert concurrency == FUNCTION_CONCURRENCY
+    config = RES["google_cloudfunctions2_function"]["fn"]["service_config"][0]
+    assert config["max_instance_request_concurrency"] == "${each.value.concurrency}"
+    assert config["available_cpu"] == '${each.value.concurrency > 1 ? "1" : null}'
+    assert "THREADS = tostring(each.value.concurrency)" in config["environment_variables"]
+    assert concurrency["whatsapp_webhook"] > 1  # status callbacks share commits
 
 
 # Settings deliberately left to their defaults in production, or only for local use.

@@ -36,6 +36,7 @@ from jiwa.dev.emulators import (
 )
 from jiwa.dev.processes import alive, free_port, stop_group, stop_groups
 from jiwa.sealed_tokens import generate_keypair
+from jiwa.topology import FUNCTION_CONCURRENCY
 
 FUNCTIONS = {"whatsapp_webhook": "http", "instagram_oauth": "http",
              "dispatcher": "cloudevent", "notifier": "cloudevent", "sweeper": "http"}
@@ -93,7 +94,7 @@ class Stack:
                                    "--target", "handle", "--signature-type", kind,
                                    "--source", str(ROOT / "functions" / name / "main.py"),
                                    "--host", "127.0.0.1", "--port", str(self.state.ports[name])],
-                            self.state.env)
+                            {**self.state.env, "THREADS": str(FUNCTION_CONCURRENCY[name])})
             for name in ("pubsub", "firestore", "storage", "meta", "anthropic", "fal", "site",
                          *FUNCTIONS):
                 self._wait_http(name)
