@@ -231,6 +231,8 @@ case "$cmd" in
       args=(-m "not integration" "${args[@]}")
     else
       audit
+      # the slowest tests, printed after the run: where the suite's time goes (#14)
+      args=(--durations=25 "${args[@]}")
     fi
     set +e
     "$VENV/bin/python" -m pytest "${args[@]}"
