@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+from google.cloud import firestore, pubsub_v1  # type: ignore[attr-defined]
 from harness import Harness, new_phone, wait_for
 
 from integration.test_cli import _run, jiwa, jiwa_json
@@ -106,10 +106,16 @@ def test_consumers_local_project_and_a_snapshot_sought_back(harness: Harness) ->
         "name": subscriber.subscription_path(local, "inbox"), "topic": topic}).name
     copied = jiwa_json(harness, "pubsub", "replay", *window, "--to", "local",
                        "--local-project", local,
-                       "--local-emulator", harness.env["PUBSUB_EMULATOR_HOST"])
+                       "--local-emulator", harness.env["PUBSUB_EMULATOR_HOST"],
+                       "--local-firestore", harness.env["FIRESTORE_EMULATOR_HOST"])
     received = subscriber.pull(request={"subscription": inbox, "max_messages": 500},
                                timeout=30).received_messages
     assert len(received) == copied["sent"] > 0
+    # progress events only: the job's record is there for a notifier, as it ended, tokenless
+    assert [(j["job_id"], j["status"]) for j in copied["jobs"]] == [(job.id, "COMPLETED")]
+    record = firestore.Client(project=local).collection("onboardingJobs").document(
+        job.id).get().to_dict()
+    assert record["phone"] == phone and record["instagramToken"] is None
     ids = {ProgressEvent.model_validate_json(r.message.data).event_id for r in received}
     assert set(e["event_id"] for e in harness.store.events(job.id)) <= ids
     assert {r.message.attributes["jobId"] for r in received} == {job.id}

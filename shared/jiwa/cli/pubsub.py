@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -17,6 +18,7 @@ from jiwa.dead_letter_reasons import firestore_records, reason
 from jiwa.events import OnboardingRequested, ProgressEvent, encode
 from jiwa.guards import document_id
 from jiwa.pubsub_replay import Replayed, SeekReplay, Snapshots, Window, parse_time
+from jiwa.replay_local import LocalTarget, copy_jobs, local_target, named_jobs
 from jiwa.settings import Settings
 
 console = Console()
@@ -37,8 +39,13 @@ def add_parser(sub: Any) -> None:
     replay.add_argument("--end", default="now", help="ISO time or now-30m (excluded)")
     replay.add_argument("--job", help="only this job's messages")
     replay.add_argument("--to", choices=TARGETS, default="stdout")
+    replay.add_argument("--local-stack", metavar="DIR",
+                        help="--to local: the local stack's state folder (.jiwa, from "
+                             "./emulator.sh up): its project, emulators and token key")
     replay.add_argument("--local-project", help="--to local: the local stack's project")
     replay.add_argument("--local-emulator", help="--to local: its Pub/Sub emulator host:port")
+    replay.add_argument("--local-firestore",
+                        help="--to local: its Firestore emulator host:port (the jobs' copies)")
     replay.add_argument("--dry-run", action="store_true", help="show what would be sent")
     replay.add_argument("--force", action="store_true",
                         help="--to notifier: send again what the guard says was sent")
@@ -80,6 +87,9 @@ def _run(args: argparse.Namespace, settings: Settings, firestore: Any) -> int:
              f"{done['snapshot'] or done['time']}")
         return 0
     window = Window(parse_time(args.start), parse_time(args.end), args.job)
+    # a bad local target is refused before anything is read
+    target = (local_target(args.local_stack, args.local_project, args.local_emulator,
+                           args.local_firestore) if args.to == "local" else None)
     messages = SeekReplay(settings.project).read(args.topic, window, args.limit,
                                                    args.via)
     if firestore is not None:  # a dead letter says why it died (its poison record)
@@ -92,8 +102,8 @@ def _run(args: argparse.Namespace, settings: Settings, firestore: Any) -> int:
             else:
                 console.print(m.line(), highlight=False, soft_wrap=True)
         return 0
-    if args.to == "local":
-        result = republish_local(messages, args.local_project, args.local_emulator,
+    if target is not None:
+        result = republish_local(messages, target, settings.project, firestore,
                                  args.dry_run)
     else:
         result = to_consumer(messages, args.to, settings, firestore, args.dry_run, args.force)
@@ -103,6 +113,9 @@ def _run(args: argparse.Namespace, settings: Settings, firestore: Any) -> int:
     for row in result["skipped"]:
         if not args.json:
             console.print(f"  skipped {row['message_id']}: {row['why']}", highlight=False)
+    for line in copy_lines(result.get("jobs", []), bool(args.dry_run)):
+        if not args.json:
+            console.print(line, highlight=False, soft_wrap=True)
     return 0
 
 
@@ -156,18 +169,36 @@ def _publish(client: Any, topic_path: str, m: Replayed, data: bytes | None = Non
                    **(m.attributes if attributes is None else attributes)).result(30)
 
 
-def republish_local(messages: list[Replayed], project: str | None, emulator: str | None,
-                    dry_run: bool) -> dict[str, Any]:
-    """Every message, undecodable ones too (reproducing a malformed one is the point),
-    into the same-named topic of the local stack."""
-    if not project or not emulator:
-        raise ReplayRefused("--to local needs --local-project and --local-emulator")
-    client = None if dry_run else _publisher(emulator)
+def republish_local(messages: list[Replayed], target: LocalTarget, source_project: str,
+                    firestore: Any, dry_run: bool) -> dict[str, Any]:
+    """First the record of each job the messages name, copied into the local Firestore
+    (jiwa.replay_local: what is copied, reset and never copied), so a replayed request
+    finds a job to start; then every message, undecodable ones too (reproducing a
+    malformed one is the point), into the same-named topic of the local stack."""
+    jobs = copy_jobs(named_jobs(messages), firestore, source_project, target,
+                     at=datetime.now(UTC), dry_run=dry_run)
+    client = None if dry_run else _publisher(target.pubsub)
     for m in messages:
         if client is not None:
-            _publish(client, client.topic_path(project, m.topic), m)
-    return {"to": "local", "project": project, "dry_run": dry_run,
-            "sent": len(messages), "skipped": []}
+            _publish(client, client.topic_path(target.project, m.topic), m)
+    return {"to": "local", "project": target.project, "dry_run": dry_run,
+            "sent": len(messages), "skipped": [], "jobs": jobs}
+
+
+def copy_lines(rows: list[dict[str, Any]], dry_run: bool) -> list[str]:
+    """What `--to local` did (or would do) with each job's record, for a person."""
+    verb = "would copy" if dry_run else "copied"
+    lines = []
+    for row in rows:
+        if not row["found"]:
+            lines.append(f"  {row['job_id']}: no record in the source project; not copied")
+            continue
+        lines.append(f"  {verb} {row['job_id']} ({row['source_status']} there) as "
+                     f"{row['status']} run {row['run']} dispatch {row['dispatch']}: "
+                     f"{', '.join(row['copied'])}; not carried: "
+                     f"{', '.join(row['not_carried']) or 'nothing'}")
+        lines.append(f"    instagramToken: {row['token']}")
+    return lines
 
 
 def consumer_plan(messages: list[Replayed], to: str,
