@@ -15,11 +15,11 @@ TESTS = Path(__file__).resolve().parents[1]
 
 
 def running_test_stack(state_dir: Path, env: dict[str, str] | None = None,
-                       sweep_seconds: float = 2) -> Iterator[Stack]:
+                       sweep_seconds: float = 2, project: str = "jiwa-test") -> Iterator[Stack]:
     """The stack the tests drive (test pipelines, a 1 s heartbeat, a sweep every 2 s, fal
     given up after 5 s; `env` on top), running until the generator is closed."""
     queries = state_dir / "queries.jsonl"
-    stack = Stack(state_dir, project="jiwa-test",
+    stack = Stack(state_dir, project=project,
                   extra_env={**(env or {}),
                              "JIWA_PIPELINE": "pipelines:build", "PYTHONPATH": str(TESTS),
                              "JIWA_QUERY_LOG": str(queries),

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -88,7 +89,9 @@ def create_topology(pubsub_host: str, project: str, push_url: Callable[[str], st
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
     from google.protobuf import duration_pb2
 
-    with _env("PUBSUB_EMULATOR_HOST", pubsub_host):
+    # The clients take the emulator from the environment when built; the variable is the
+    # whole process's, so two stacks starting in threads take turns here.
+    with _ENV_LOCK, _env("PUBSUB_EMULATOR_HOST", pubsub_host):
         publisher = pubsub_v1.PublisherClient()
         subscriber = pubsub_v1.SubscriberClient()
     retention = duration_pb2.Duration(seconds=RETENTION_SECONDS)
@@ -117,6 +120,9 @@ def create_topology(pubsub_host: str, project: str, push_url: Callable[[str], st
                 "topic": publisher.topic_path(project, topic),
                 "retain_acked_messages": True,
                 "message_retention_duration": retention})
+
+
+_ENV_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
