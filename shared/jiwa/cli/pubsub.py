@@ -195,7 +195,7 @@ def copy_lines(rows: list[dict[str, Any]], dry_run: bool) -> list[str]:
             continue
         lines.append(f"  {verb} {row['job_id']} ({row['source_status']} there) as "
                      f"{row['status']} run {row['run']} dispatch {row['dispatch']}: "
-                     f"{', '.join(row['copied'])}; not carried: "
+                     f"{', '.join(row['copied'])}; reset or kept under replayOf: "
                      f"{', '.join(row['not_carried']) or 'nothing'}")
         lines.append(f"    instagramToken: {row['token']}")
     return lines
