@@ -6,7 +6,9 @@ What a copy holds, and why (the pure part, `local_record`):
 - Kept: who and what the job is for (`phone`, `language`, `instagramHandle`,
   `createdAt`), so the local notifier writes to the same number (on the local WhatsApp
   stand-in) in the same language; and, under `replayOf`, the source's own state
-  (status, wave, attempt, run, dispatch, error, execution, times) for the debugger.
+  (status, wave, attempt, run, dispatch, error, execution, times) for the debugger. The
+  phone's lock (`activePhones`, keyed by the local PHONE_DIGEST_KEY when the local
+  stack's settings are known) points at the copy, as it does at a job the webhook made.
 - A job that a replayed request names is reset to what the dispatcher claims: QUEUED,
   with the run and dispatch of the earliest replayed request for it and no
   `dispatchedKey` (store.JobStore.claim_for_dispatch claims exactly that), a fresh
@@ -230,6 +232,7 @@ def copy_jobs(jobs: dict[str, OnboardingRequested | None], source_db: Any,
     guards, and send nothing) and a job to run with no local key to seal its token to.
     `local_db` and `mint` (the stand-in token) are the emulator's client and
     `standin_token` unless given."""
+    from jiwa.crypto import PhoneDigest
     from jiwa.sealed_tokens import TokenSealer
     from jiwa.store import JOBS
 
@@ -248,7 +251,10 @@ def copy_jobs(jobs: dict[str, OnboardingRequested | None], source_db: Any,
                                 f"{', '.join(there)} (an earlier replay?); replay into a "
                                 "fresh stack (./emulator.sh down; ./emulator.sh up)")
     sealer = TokenSealer(target.public_key) if runs else None
+    digest_key = target.stack_env.get("PHONE_DIGEST_KEY", "")
+    phones = PhoneDigest(digest_key) if len(digest_key) >= 16 else None
     rows = []
+    latest: dict[str, dict[str, Any]] = {}  # phone -> its newest copied job
     for job_id, request in jobs.items():
         snap = sources[job_id]
         if not snap.exists:
@@ -262,6 +268,9 @@ def copy_jobs(jobs: dict[str, OnboardingRequested | None], source_db: Any,
                               token=token)
         if local is not None:
             local.collection(JOBS).document(job_id).create(record)
+            newest = latest.get(source.get("phone", ""))
+            if newest is None or _created(source) >= _created(newest):
+                latest[source.get("phone", "")] = {**source, "id": job_id}
         rows.append({
             "job_id": job_id, "found": True, "source_status": source.get("status"),
             "status": record["status"], "run": record["run"], "dispatch": record["dispatch"],
@@ -269,4 +278,17 @@ def copy_jobs(jobs: dict[str, OnboardingRequested | None], source_db: Any,
             "token": ("production token dropped; a local Instagram stand-in token sealed to "
                       "the local stack's key" if request is not None else
                       "production token dropped; none given (not run here)")})
+    if local is not None and phones is not None:
+        # each phone's lock points at its newest job, as open_for_phone leaves it, so the
+        # local webhook and `jiwa jobs list --phone` find the copy (local key: its digest)
+        for phone, source in latest.items():
+            if phone:
+                local.collection("activePhones").document(phones(phone)).set(
+                    {"jobId": source["id"], "updatedAt": at})
     return rows
+
+
+def _created(source: dict[str, Any]) -> str:
+    # comparable whether Firestore gave a datetime or a test a string
+    created = source.get("createdAt")
+    return created.isoformat() if isinstance(created, datetime) else str(created or "")

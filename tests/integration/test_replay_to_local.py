@@ -94,6 +94,8 @@ def test_a_production_job_replayed_into_a_second_stack_runs_there(
     local = b.store.require(job_id)
     assert local.status == "COMPLETED" and local.run == 1 and local.extra["replayOf"][
         "project"] == "jiwa-prod"
+    found = b.store.latest_job_for(phone)  # the phone's lock, under B's digest key
+    assert found is not None and found.id == job_id
     assert b.dispatcher_outcomes(f"{job_id}-r1-requested")[0].startswith("dispatcher: launched")
     # the token: opened by B's job key, not A's, and one B's Instagram stand-in answers
     token = TokenOpener(b.env["TOKEN_PRIVATE_KEY"]).decrypt(local.instagram_token or "",

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidTag
-from fakes import FakeFirestore, FakeJobStore
+from fakes import FakeFirestore, FakeJobStore, settings
 
+from jiwa.cli import build_parser, pubsub
+from jiwa.crypto import PhoneDigest
 from jiwa.events import OnboardingRequested, ProgressEvent, ProgressKind, encode
 from jiwa.pubsub_replay import Replayed
 from jiwa.replay_local import (
@@ -31,6 +33,7 @@ from jiwa.store import JOBS, Job
 T0 = datetime(2026, 11, 28, 6, 40, tzinfo=UTC)
 PRODUCTION_PRIVATE, PRODUCTION_PUBLIC = generate_keypair()
 LOCAL_PRIVATE, LOCAL_PUBLIC = generate_keypair()
+DIGEST_KEY = "local-phone-key-0123456789"
 
 
 def _message(event: OnboardingRequested | ProgressEvent, n: int) -> Replayed:
@@ -144,10 +147,11 @@ def _source(*docs: dict) -> FakeFirestore:
 
 
 def test_the_copy_seals_a_stand_in_token_to_the_local_key_only() -> None:
-    source = _source(_production_doc("job_a"), _production_doc("job_b", "COMPLETED"))
+    older = {**_production_doc("job_b", "COMPLETED"), "createdAt": T0 - timedelta(days=1)}
+    source = _source(_production_doc("job_a"), older)
     local = FakeFirestore()
     target = LocalTarget("jiwa-local", "127.0.0.1:1", "127.0.0.1:2",
-                         {"TOKEN_PUBLIC_KEY": LOCAL_PUBLIC})
+                         {"TOKEN_PUBLIC_KEY": LOCAL_PUBLIC, "PHONE_DIGEST_KEY": DIGEST_KEY})
     jobs = {"job_a": OnboardingRequested.for_run("job_a", 1, 0), "job_b": None,
             "job_gone": None}
     dry = copy_jobs(jobs, source, "prod", target, at=T0, dry_run=True, local_db=local,
@@ -165,8 +169,28 @@ def test_the_copy_seals_a_stand_in_token_to_the_local_key_only() -> None:
         TokenOpener(PRODUCTION_PRIVATE).decrypt(copied["instagramToken"], "job_a")
     assert local.data[JOBS]["job_b"]["instagramToken"] is None and "job_gone" not in \
         local.data[JOBS]
+    # the phone's lock, under the local key, points at its newest job: the one to run
+    assert local.data["activePhones"] == {
+        PhoneDigest(DIGEST_KEY)("6281234567890"): {"jobId": "job_a", "updatedAt": T0}}
     with pytest.raises(TargetRefused, match="already has job_a, job_b"):
         copy_jobs(jobs, source, "prod", target, at=T0, dry_run=False, local_db=local)
     keyless = LocalTarget("jiwa-local", "127.0.0.1:1", "127.0.0.1:2", {})
     with pytest.raises(TargetRefused, match="TOKEN_PUBLIC_KEY"):
         copy_jobs(jobs, source, "prod", keyless, at=T0, dry_run=True)
+
+
+@pytest.mark.parametrize("target", [
+    ["--local-project", "my-project", "--local-emulator", "pubsub.googleapis.com:443",
+     "--local-firestore", "127.0.0.1:8080"],
+    ["--local-project", "my-project", "--local-emulator", "127.0.0.1:8085"],
+])
+def test_the_command_refuses_a_bad_target_before_reading_anything(
+        target: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_read(*args: object) -> None:
+        pytest.fail("the source was read before the target was checked")
+
+    monkeypatch.setattr(pubsub, "SeekReplay", no_read)
+    args = build_parser().parse_args(["pubsub", "replay", "--topic", "onboarding-requested",
+                                      "--start", "now-1h", "--to", "local", *target])
+    with pytest.raises(pubsub.ReplayRefused, match="--local-"):
+        pubsub.run(args, settings(), None)
