@@ -26,8 +26,8 @@ What a copy holds, and why (the pure part, `local_record`):
 - Not copied either: the checkpoints (`waves/*`), kept images, event log and send
   guards. A local run from wave 1 is what reproduces a bug through the local stand-ins;
   the checkpoints' outputs point at production's Cloud Storage objects and business
-  record, which the local stack cannot read. To start a local run later, run it first,
-  then `jiwa rerun --from-wave N` against the local stack.
+  record, which the local stack cannot read. To debug a later wave: let the copy run,
+  then `jiwa rerun --job ID --from-wave N` against the local stack (its own checkpoints).
 """
 
 from __future__ import annotations
@@ -250,7 +250,9 @@ def copy_jobs(jobs: dict[str, OnboardingRequested | None], source_db: Any,
             raise TargetRefused(f"local project {target.project} already has "
                                 f"{', '.join(there)} (an earlier replay?); replay into a "
                                 "fresh stack (./emulator.sh down; ./emulator.sh up)")
-    sealer = TokenSealer(target.public_key) if runs else None
+    # every stand-in token first: a login that fails leaves nothing half copied
+    tokens = {} if local is None else {
+        j: TokenSealer(target.public_key).encrypt(mint(target.stack_env), j) for j in runs}
     digest_key = target.stack_env.get("PHONE_DIGEST_KEY", "")
     phones = PhoneDigest(digest_key) if len(digest_key) >= 16 else None
     rows = []
@@ -261,11 +263,8 @@ def copy_jobs(jobs: dict[str, OnboardingRequested | None], source_db: Any,
             rows.append({"job_id": job_id, "found": False})
             continue
         source = snap.to_dict() or {}
-        token = None
-        if sealer is not None and request is not None and local is not None:
-            token = sealer.encrypt(mint(target.stack_env), job_id)
         record = local_record(source, request, source_project=source_project, at=at,
-                              token=token)
+                              token=tokens.get(job_id))
         if local is not None:
             local.collection(JOBS).document(job_id).create(record)
             newest = latest.get(source.get("phone", ""))
