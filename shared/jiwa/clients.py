@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -181,3 +185,24 @@ def for_process(settings: Settings | None = None) -> Clients:
     if "default" not in _CACHED:
         _CACHED["default"] = Clients(settings or Settings.from_env(required=["project"]))
     return _CACHED["default"]
+
+
+_ENV_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def emulator_env(name: str, host: str) -> Iterator[None]:
+    """`name` (PUBSUB_EMULATOR_HOST, FIRESTORE_EMULATOR_HOST) set to `host` while a client
+    is built, then put back. The Google clients take their emulator from the environment
+    when they are built, and the environment is the whole process's: builders in threads
+    (two local stacks starting at once) take turns."""
+    with _ENV_LOCK:
+        old = os.environ.get(name)
+        os.environ[name] = host
+        try:
+            yield
+        finally:
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old

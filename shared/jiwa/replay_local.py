@@ -32,10 +32,8 @@ What a copy holds, and why (the pure part, `local_record`):
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import ip_address
@@ -43,6 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from jiwa.clients import emulator_env
 from jiwa.events import OnboardingRequested
 from jiwa.pubsub_replay import Replayed
 
@@ -171,19 +170,6 @@ def not_carried(source: dict[str, Any]) -> list[str]:
     return sorted(k for k in source if k not in KEPT)
 
 
-@contextlib.contextmanager
-def _env(name: str, value: str) -> Iterator[None]:
-    saved = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = saved
-
-
 def local_firestore(target: LocalTarget) -> Any:
     """A Firestore client for the local emulator, beside the source's. The client picks
     the emulator (plain channel, no credentials) from FIRESTORE_EMULATOR_HOST when it is
@@ -191,7 +177,7 @@ def local_firestore(target: LocalTarget) -> Any:
     the variable naming the local emulator, then put back for the source's."""
     from google.cloud import firestore
 
-    with _env("FIRESTORE_EMULATOR_HOST", target.firestore):
+    with emulator_env("FIRESTORE_EMULATOR_HOST", target.firestore):
         return firestore.Client(project=target.project)
 
 

@@ -4,17 +4,16 @@ our functions expect."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
+from jiwa.clients import emulator_env
 from jiwa.dev.processes import free_port
 from jiwa.topology import RETENTION_SECONDS, routes
 
@@ -89,9 +88,7 @@ def create_topology(pubsub_host: str, project: str, push_url: Callable[[str], st
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
     from google.protobuf import duration_pb2
 
-    # The clients take the emulator from the environment when built; the variable is the
-    # whole process's, so two stacks starting in threads take turns here.
-    with _ENV_LOCK, _env("PUBSUB_EMULATOR_HOST", pubsub_host):
+    with emulator_env("PUBSUB_EMULATOR_HOST", pubsub_host):
         publisher = pubsub_v1.PublisherClient()
         subscriber = pubsub_v1.SubscriberClient()
     retention = duration_pb2.Duration(seconds=RETENTION_SECONDS)
@@ -121,18 +118,3 @@ def create_topology(pubsub_host: str, project: str, push_url: Callable[[str], st
                 "retain_acked_messages": True,
                 "message_retention_duration": retention})
 
-
-_ENV_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _env(key: str, value: str) -> Iterator[None]:
-    old = os.environ.get(key)
-    os.environ[key] = value
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = old
