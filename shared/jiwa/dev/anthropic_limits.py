@@ -53,6 +53,12 @@ def install(app: Flask, faults: FaultPlan) -> None:
         return None
 
 
+def retry_after(verdict: Verdict) -> int:
+    """The `retry-after` header for a refused call: whole seconds on the real API, rounded
+    up so that a retry on time passes (bench/load.py answers its modelled calls with it)."""
+    return max(1, math.ceil(verdict.retry_after))
+
+
 def _limited(verdict: Verdict, what: str, header: str) -> Any:
     response = jsonify({"type": "error", "error": {
         "type": "rate_limit_error",
@@ -62,8 +68,7 @@ def _limited(verdict: Verdict, what: str, header: str) -> Any:
                    f"response headers for current usage. Please reduce the prompt length "
                    f"or the maximum tokens requested, or try again later."}})
     response.status_code = 429
-    # retry-after is whole seconds on the real API; rounded up, so a retry on time passes
-    response.headers["retry-after"] = str(max(1, math.ceil(verdict.retry_after)))
+    response.headers["retry-after"] = str(retry_after(verdict))
     reset = datetime.now(UTC) + timedelta(seconds=verdict.full_after)
     prefix = f"anthropic-ratelimit-{header}"
     response.headers[f"{prefix}-limit"] = str(verdict.limit)

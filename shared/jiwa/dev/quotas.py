@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,10 @@ class Quotas:
     """Token buckets by (quota name, key), each under the rule it was made for (a changed
     rule starts a fresh, full bucket). Thread-safe: Flask serves requests in threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        """`clock`: seconds, for the buckets' refill (bench/load.py runs them on its
+        simulated clock)."""
+        self._clock = clock
         self._lock = threading.Lock()
         self._buckets: dict[tuple[str, str, float, float], tuple[float, float]] = {}
         self.refusals: list[dict[str, Any]] = []
@@ -59,7 +63,7 @@ class Quotas:
         limit, per = float(rule["limit"]), float(rule.get("per_seconds", 60))
         rate = limit / per
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             bucket = (name, key, limit, per)
             tokens, at = self._buckets.get(bucket, (limit, now))
             tokens = min(limit, tokens + (now - at) * rate)
