@@ -1,4 +1,4 @@
-"""`./emulator.sh bench [delivery | start | pipeline]`: the benchmarks, on this machine,
+"""`./emulator.sh bench [delivery | start | pipeline | load]`: the benchmarks, on this machine,
 with provider latencies injected by the stand-ins. They report numbers and assert nothing
 about time.
 
@@ -7,7 +7,9 @@ about time.
 - `delivery` bench/delivery.py: status-callback throughput, and what pacing costs;
 - `start` bench/start.py: the job's import time, and dispatch -> first progress event;
 - `pipeline` bench/pipeline.py: time to first preview and wall time beside their floors,
-  at the fast and the realistic latency profile, streamed calendar vs whole calendar.
+  at the fast and the realistic latency profile, streamed calendar vs whole calendar;
+- `load` bench/load.py: 1,000 onboardings over an hour against the providers' quotas,
+  time-scaled (`--quick`: 200 over 12 minutes; `--help` for the inputs).
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ elif sys.argv[1:2] == ["start"]:
     from bench.start import main
 elif sys.argv[1:2] == ["pipeline"]:
     from bench.run import main_pipeline as main
+elif sys.argv[1:2] == ["load"]:
+    from bench.load import main as load
+
+    sys.exit(load(sys.argv[2:]))
 else:
     from bench.run import main
 
