@@ -120,7 +120,11 @@ def markdown(r: dict[str, Any]) -> str:
         f"{s['starts_per_minute']} starts a minute. Real: admission, the quota buckets "
         "(jiwa.dev.quotas), the answers and our backoffs; modelled: each onboarding's "
         "provider work (bench/load.py says how). Times below are simulated (real-world) ones, "
-        "but for admission's own calls.",
+        "but for admission's own calls.", "",
+        "Quotas: " + ("the providers' defaults (bench/load_model.Quotas, with sources)."
+                      if r["quotas"] == asdict(Quotas()) else "NOT the providers' defaults, "
+                      "a what-if: " + ", ".join(f"{k} {v:,}" for k, v in r["quotas"].items()
+                                                if v != asdict(Quotas())[k]) + "."),
         "", "| measure | value |", "|---|---|",
         f"| completed / failed / lost / duplicated | {r['completed']} / {r['failed']} / "
         f"{r['lost']} / {r['duplicated']} |",
