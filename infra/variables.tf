@@ -141,10 +141,16 @@ variable "replay_operators" {
   default     = []
 }
 
+# Sized to the providers' quotas, not to demand: past what they allow, more at once only
+# brings 429s, and a Claude call that waits out its retries fails the user. At Anthropic's
+# and fal's entry-level limits (30,000 input tokens and 50 requests a minute, 2 images at
+# once) 3 keeps the binding quota full (bench/results/load-latest.md); 50 there failed
+# 122 of 200 onboardings on Claude's rate limit (`bench load --quick --max-running 50`).
+# With higher limits: `./emulator.sh bench load --quota NAME=LIMIT` prints the size.
 variable "admission_max_running" {
-  description = "Onboardings running at once; the rest wait in line (docs/decisions/0011)."
+  description = "Onboardings running at once; the rest wait in line (docs/decisions/0011). Size it to the provider quotas: ./emulator.sh bench load --quota NAME=LIMIT."
   type        = number
-  default     = 50
+  default     = 3
   validation {
     condition     = var.admission_max_running >= 1
     error_message = "admission_max_running must be at least 1."
