@@ -36,7 +36,8 @@ def status_callbacks(d: Driver, messages: int = 400, at_once: int | None = None
             raw = json.dumps(status_body(f"wamid.bench{i:06d}", to, status)).encode()
             bodies.append((raw, {"X-Hub-Signature-256": sign(secret, raw),
                                  "Content-Type": "application/json"}))
-    return against_noop(d.state.url("whatsapp_webhook") + "/", bodies, at_once=at_once)
+    return against_noop(d.state.url("whatsapp_webhook") + "/", bodies, at_once=at_once,
+                        pid=d.state.pids["whatsapp_webhook"])
 
 
 def store_ceiling(d: Driver, writes: int = 600) -> float:
@@ -106,12 +107,17 @@ def markdown(r: dict[str, Any]) -> str:
         f"# Delivery benchmark {r['date']}", "",
         f"Machine: {r['machine']['cpus']} CPUs ({r['machine']['cpu']}), "
         f"{r['machine']['memory_gb']} GB, Python {r['machine']['python']}.", "",
+        f"Status callbacks: the round with the median throughput of {s['rounds']} "
+        "alternating rounds on each side.", "",
         "| measure | value | comparison | ratio |", "|---|---|---|---|",
         *(f"| status callbacks (sent, delivered, read; {c['webhook']['requests']} signed POSTs, "
           f"{c['at_once']} at once{note}) | {c['webhook']['rps']} req/s, p50 "
-          f"{c['webhook']['median_ms']} ms, p99 {c['webhook']['p99_ms']} ms | no-op handler "
-          f"{c['noop']['rps']} req/s, p50 {c['noop']['median_ms']} ms | {c['ratio']:.2f}"
-          f"{goal} |"
+          f"{c['webhook']['median_ms']} ms, p99 {c['webhook']['p99_ms']} ms, "
+          f"{c['webhook']['cpu_ms_per_request']} ms CPU a request | no-op handler "
+          f"{c['noop']['rps']} req/s, p50 {c['noop']['median_ms']} ms, "
+          f"{c['noop']['cpu_ms_per_request']} ms CPU | {c['ratio']:.2f}{goal} (rounds: "
+          f"{', '.join(f'{x:.2f}' for x in c['round_ratios'])}); CPU "
+          f"{c['noop']['cpu_ms_per_request'] / c['webhook']['cpu_ms_per_request']:.2f} |"
           for c, note, goal in ((s, ", the webhook's production concurrency", " (goal ≥ 0.70)"),
                                 (s8, ", functions-framework's default here", ""))),
         f"| the same writes from 8 threads straight into the Firestore emulator | "
