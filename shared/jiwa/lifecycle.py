@@ -13,9 +13,12 @@ Sources:
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
 # Meta's "Available Until" per version; None = not yet announced (the newest ones).
 GRAPH_API_VERSIONS: dict[str, date | None] = {
@@ -51,11 +54,23 @@ class Retirement:
 
 
 def _sdk_deprecations() -> dict[str, str]:
-    try:
-        from anthropic._data import DEPRECATED_MODELS  # the SDK's own table
-    except ImportError:  # an SDK without the table: nothing is known to retire
+    """The SDK's own table, read from its file without importing the SDK: importing
+    `anthropic` costs the job most of a second of its cold start, before its first
+    progress event (bench start), where the job checks its models. An SDK without the
+    table: nothing is known to retire."""
+    loaded = sys.modules.get("anthropic._data.deprecated_models")
+    if loaded is not None:
+        return dict(loaded.DEPRECATED_MODELS)
+    package = importlib.util.find_spec("anthropic")  # finds, does not import
+    if package is None or not package.submodule_search_locations:
         return {}
-    return dict(DEPRECATED_MODELS)
+    path = Path(package.submodule_search_locations[0]) / "_data" / "deprecated_models.py"
+    spec = importlib.util.spec_from_file_location("jiwa._anthropic_deprecated_models", path)
+    if spec is None or spec.loader is None or not path.exists():
+        return {}
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(getattr(module, "DEPRECATED_MODELS", {}))
 
 
 def _parse_sdk_date(text: str) -> date:

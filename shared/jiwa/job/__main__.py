@@ -59,8 +59,9 @@ def admission_release(settings: Settings, clients: Clients) -> Callable[[str], i
 
 
 def prepare(settings: Settings) -> JobRunner:
-    """The runner, with everything it builds before its first Firestore read
-    (bench/start.py measures this)."""
+    """The runner, with everything done before its first Firestore read (bench/start.py
+    measures this; tests/unit/test_job_imports.py checks what it loads)."""
+    warn_about_retirements(settings, date.today())
     clients = Clients(settings)
     return JobRunner(clients.store, clients.publisher,
                      load_pipeline(settings.pipeline)(clients),
@@ -70,7 +71,6 @@ def prepare(settings: Settings) -> JobRunner:
 
 
 async def _run(settings: Settings, job_id: str, attempt: int) -> int:
-    warn_about_retirements(settings, date.today())
     runner = prepare(settings)
     task = asyncio.current_task()
     assert task is not None
