@@ -51,23 +51,25 @@ def _completed_real(h: Harness, record, scenario: str, job_id: str, phone: str) 
     assert expected.problems(texts) == []
 
 
-def test_claude_requests_per_minute(harness: Harness, record, real, quota) -> None:
-    # 2 at once, then 2 a second: the scores of three images at once wait their turn
-    before = quota("anthropic", "anthropic_requests", {"limit": 2, "per_seconds": 1})
-    phone = new_phone()
-    job_id = real(phone)
-    _completed_real(harness, record, "Claude RPM quota (429, retry-after)", job_id, phone)
-    assert _refusals(harness, "anthropic") > before
+# RPM: 2 at once, then 2 a second: the scores of three images at once wait their turn.
+# ITPM: room for the largest prompt (the calendar's, about 600 tokens since the prompts
+# carry the site and the cached context), refilled at 100 a second: the products call,
+# right after the brand's, finds too little left and is told when to come back.
+CLAUDE_QUOTAS = [
+    pytest.param("anthropic_requests", {"limit": 2, "per_seconds": 1},
+                 "Claude RPM quota (429, retry-after)", id="requests_per_minute"),
+    pytest.param("anthropic_input_tokens", {"limit": 700, "per_seconds": 7},
+                 "Claude ITPM quota (429, retry-after)", id="input_tokens_per_minute"),
+]
 
 
-def test_claude_input_tokens_per_minute(harness: Harness, record, real, quota) -> None:
-    # room for the largest prompt (the calendar's, about 600 tokens since the prompts carry
-    # the site and the cached context), refilled at 100 a second: the products call,
-    # right after the brand's, finds too little left and is told when to come back
-    before = quota("anthropic", "anthropic_input_tokens", {"limit": 700, "per_seconds": 7})
+@pytest.mark.parametrize(("name", "rule", "row"), CLAUDE_QUOTAS)
+def test_claude_quota(harness: Harness, record, real, quota, name: str,
+                      rule: dict[str, int], row: str) -> None:
+    before = quota("anthropic", name, rule)
     phone = new_phone()
     job_id = real(phone)
-    _completed_real(harness, record, "Claude ITPM quota (429, retry-after)", job_id, phone)
+    _completed_real(harness, record, row, job_id, phone)
     assert _refusals(harness, "anthropic") > before
 
 
