@@ -30,10 +30,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("jiwa.admission")
 
-BUSY_ROUNDS = 5  # looks again after aborted claims before leaving it to the next pump
+RACED_ROUNDS = 10  # looks again after claims lost to other pumps before leaving the
+# rest to the next pump (a release, the sweeper)
 Outcome = Literal["admitted", "queued"]
 Move = Literal["ok", "slot_taken", "token_used", "not_waiting", "busy"]
-Claim = Literal["ok", "busy", "no"]
+Claim = Literal["ok", "raced", "no"]
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ class Admission:
         tries its own job first, others from a random one, so concurrent pumps touch
         different documents rather than all contending on the head."""
         admitted: list[str] = []
-        busy_rounds = 0
+        raced_rounds = 0
         while True:
             held = self._b.holders(self._n)
             free = [k for k in range(self._n) if k not in held]
@@ -133,9 +134,12 @@ class Admission:
                     break
             if "ok" in results:
                 continue
-            if "busy" not in results or busy_rounds >= BUSY_ROUNDS:
-                return admitted  # no start token left this minute, or slots all taken
-            busy_rounds += 1  # aborted under contention: look again shortly
+            if "no" in results or raced_rounds >= RACED_ROUNDS:
+                return admitted  # no start token left this minute
+            # Every claim lost to another pump: a slot seen taken may have been another
+            # claim's half-way seat, undone since, so it is free again and nobody may pump
+            # after us. Look again.
+            raced_rounds += 1
             time.sleep(random.uniform(0.01, 0.1))  # noqa: S311 (jitter, not secrecy)
 
     def _claim(self, job_id: str, free: list[int]) -> Claim:
@@ -143,23 +147,20 @@ class Admission:
         slots = free[:]
         random.shuffle(slots)
         first = random.randrange(self._rate)  # noqa: S311 (spread, not secrecy)
-        k, busy = 0, False
+        k = 0
         while slots and k < self._rate:
             token = f"{minute}-{(first + k) % self._rate}"
             match self._b.move_to_slot(job_id, slots[0], token):
                 case "ok":
                     log.info("admission: admitted", extra={"job_id": job_id})
                     return "ok"
-                case "slot_taken":
-                    slots.pop(0)
-                case "busy":
-                    busy = True
+                case "slot_taken" | "busy":
                     slots.pop(0)
                 case "token_used":
                     k += 1
                 case "not_waiting":
-                    return "no"  # another pump admitted it meanwhile
-        return "busy" if busy else "no"  # else no slot left, or no start left this minute
+                    return "raced"  # another pump admitted it meanwhile
+        return "raced" if k < self._rate else "no"  # the slots went, or this minute's starts
 
     def release(self, job_id: str) -> list[str]:
         """The job ended: free its slot and admit the next. Returns who was admitted."""

@@ -27,6 +27,7 @@ def test_concurrent_dispatches_admit_up_to_the_limit_and_the_rest_start_in_order
     with ThreadPoolExecutor(8) as pool:
         decisions = dict(zip(jobs, pool.map(gate.admit, jobs), strict=True))
     running = {j for j, d in decisions.items() if d.outcome == "admitted"}
+    running |= {j for d in decisions.values() for j in d.others_admitted}  # by other pumps
     assert len(running) == 3 and set(backend.slots.values()) == running
     line = backend.waiting(100)
     assert len(line) == 27
@@ -152,3 +153,27 @@ def test_a_job_that_ends_frees_its_slot_and_starts_the_next_at_once() -> None:
     request = pubsub.on("onboarding-requested")[-1]
     assert request.body()["job_id"] == "job_second"
     assert dispatcher.handle(request.push()) == "launched"
+
+
+class _HalfWaySeatOnce(MemoryAdmission):
+    """Another pump's claim holds slot 0 for a moment (its seat created, its start token
+    then found used, its seat deleted): the first claim here finds the slot taken, yet
+    the slot is free by the time anyone looks again (jiwa.admission_store's chain)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen_taken = 0
+
+    def move_to_slot(self, job_id: str, slot: int, token: str):  # type: ignore[override]
+        if not self.seen_taken:
+            self.seen_taken += 1
+            return "slot_taken"
+        return super().move_to_slot(job_id, slot, token)
+
+
+def test_a_slot_lost_to_a_claim_undone_half_way_is_taken_on_a_second_look() -> None:
+    backend = _HalfWaySeatOnce()
+    gate = admission(backend, running=1)
+    decision = gate.admit("job_last")  # the last dispatch: no pump runs after this one
+    assert backend.seen_taken == 1
+    assert decision.outcome == "admitted" and backend.slots == {0: "job_last"}
