@@ -23,13 +23,14 @@ Real (our code, as production runs it):
 Modelled (bench/load_jobs.py; no job process, stand-in or function runs): each
 onboarding's provider work. Latencies are bench/pipeline.py's realistic profile (Claude 8
 s a call, fal 6 s an image, a score 3 s, with their sources there); dispatch -> first
-event 1.1 s (bench/results/latest.md); waves 1-2 2 s (our assumption). Claude: 3 Sonnet
-calls of 600 input tokens (the calendar's prompt, the largest, is about 600 tokens:
-tests/faults/test_quotas.py; all three counted at it) and one score per image (no
-regeneration) of 1,558 tokens: the 1024x1024 image at width x height / 750 = 1,398
-tokens (docs.claude.com, "Vision") and 160 of text (the rubric, the brand's style, the
-prompt; the stand-in's 4 characters a token). Images after the whole calendar (not
-streamed: slightly pessimistic), 6 at most 3 at once. 25 WhatsApp messages a job (9
+event 1.1 s (bench/results/latest.md); waves 1-2 2 s (our assumption). Claude, each model
+against its own limits: 3 Sonnet calls of 600 input tokens (the calendar's prompt, the
+largest, is about 600 tokens: tests/faults/test_quotas.py; all three counted at it, and
+all of it counts: the context is under Sonnet's 1,024-token cache minimum) and one Haiku
+score per image (no regeneration) of 1,558 tokens: the 1024x1024 image at width x height
+/ 750 = 1,398 tokens (docs.claude.com, "Vision") and 160 of text (the rubric, the brand's
+style, the prompt; the stand-in's 4 characters a token). Images after the whole calendar
+(not streamed: slightly pessimistic), 6 at most 3 at once. 25 WhatsApp messages a job (9
 waves, 3 summaries, 2 per image, the final one) plus "you are in line" when it waits.
 Arrivals are evenly spaced.
 """
@@ -121,9 +122,10 @@ def providers(clock: Clock, q: Quotas) -> Providers:
     queue_timeout = float(signature(Flux).parameters["queue_timeout"].default)
     return Providers(
         clock=clock,
-        claude=Claude(Bucket(buckets, clock, "anthropic_requests", q.anthropic_rpm, 60),
-                      Bucket(buckets, clock, "anthropic_input_tokens", q.anthropic_itpm, 60),
-                      give_up=RATE_LIMIT_WAIT_SECONDS),
+        claude={model: Claude(
+            Bucket(buckets, clock, f"anthropic_requests_{model}", q.anthropic_rpm, 60),
+            Bucket(buckets, clock, f"anthropic_input_tokens_{model}", q.anthropic_itpm, 60),
+            give_up=RATE_LIMIT_WAIT_SECONDS) for model in ("sonnet", "haiku")},
         fal=Fal(clock, q.fal_concurrent, queue_timeout),
         run_job=Bucket(buckets, clock, "run_job", q.cloud_run_per_minute, 60),
         whatsapp=Bucket(buckets, clock, "whatsapp_throughput", q.whatsapp_per_second, 1),

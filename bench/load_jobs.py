@@ -43,11 +43,10 @@ class Work:
     fal_attempts: int
     messages: int  # what the notifier sends for one job
 
-    def claude_calls(self) -> int:
-        return 3 + self.images
-
-    def input_tokens(self) -> int:
-        return 3 * self.sonnet_tokens + self.images * self.score_tokens
+    def claude(self) -> dict[str, tuple[int, int]]:
+        """Calls and input tokens by model (bench/load_model.Demand)."""
+        return {"sonnet": (3, 3 * self.sonnet_tokens),
+                "haiku": (self.images, self.images * self.score_tokens)}
 
     def unhindered_s(self) -> float:
         """One job alone, no quota in its way."""
@@ -71,7 +70,7 @@ class Job:
 @dataclass
 class Providers:
     clock: Clock
-    claude: Claude
+    claude: dict[str, Claude]  # "sonnet", "haiku": each model's own limits
     fal: Fal
     run_job: Bucket
     whatsapp: Bucket
@@ -134,7 +133,7 @@ async def run_job(p: Providers, w: Work, notify: Notifier) -> str:
     await c.sleep(w.local_s)
     for _ in ("brand", "products", "calendar"):
         notify.send()  # the wave's message
-        if not await p.claude.call(w.sonnet_tokens, w.claude_s):
+        if not await p.claude["sonnet"].call(w.sonnet_tokens, w.claude_s):
             return "failed: Claude rate limit"
         notify.send()  # its summary
     notify.send()  # the images wave
@@ -150,7 +149,7 @@ async def run_job(p: Providers, w: Work, notify: Notifier) -> str:
                     await c.sleep(0.5 * 2**attempt)  # jiwa.waves.quality's backoff
             else:
                 return "failed: fal queue timeout"
-            if not await p.claude.call(w.score_tokens, w.score_s):
+            if not await p.claude["haiku"].call(w.score_tokens, w.score_s):
                 return "failed: Claude rate limit"
             notify.send()  # image_ready
             return ""

@@ -22,8 +22,8 @@ class Quotas:
     # our assumption, check the console's Quotas page)
     cloud_run_per_minute: int = 180
     # Anthropic, old Tier 1 for Sonnet 4.x (jiwa.dev.anthropic_limits): 50 requests and
-    # 30,000 input tokens a minute. Anthropic counts per model class; the stand-in (and so
-    # this scenario) puts both our models in one bucket per key: the tighter reading
+    # 30,000 input tokens a minute, each model its own (the docs: "applied separately for
+    # each model"); our assumption: the same numbers for Haiku, the scores' model
     anthropic_rpm: int = 50
     anthropic_itpm: int = 30_000
     # fal: 2 requests of an account in progress at once for a new account, up to 40 with
@@ -38,8 +38,9 @@ class Quotas:
 class Demand:
     """One onboarding's use of each provider (modelled; bench/load.py says from what)."""
 
-    claude_calls: int  # requests: brand, products, calendar and one score per image
-    claude_input_tokens: int  # summed over those calls, images included
+    # per model (each has its own limits): requests, and the input tokens the limits
+    # count (uncached input and cache writes; jiwa.dev.anthropic_limits), images included
+    claude: dict[str, tuple[int, int]]  # "sonnet": brand, products, calendar; "haiku": scores
     images: int
     fal_seconds: float  # one image's time IN_PROGRESS at fal
     messages: int  # WhatsApp messages the notifier sends for one onboarding
@@ -48,10 +49,12 @@ class Demand:
 
 def allowances(q: Quotas, d: Demand) -> dict[str, float]:
     """Onboardings a minute each quota allows, were it the only limit."""
+    claude = {}
+    for model, (calls, tokens) in d.claude.items():
+        claude[f"anthropic_requests_{model}"] = q.anthropic_rpm / calls
+        claude[f"anthropic_input_tokens_{model}"] = q.anthropic_itpm / tokens
     return {
-        "cloud_run_run_requests": q.cloud_run_per_minute / d.run_requests,
-        "anthropic_requests": q.anthropic_rpm / d.claude_calls,
-        "anthropic_input_tokens": q.anthropic_itpm / d.claude_input_tokens,
+        "cloud_run_run_requests": q.cloud_run_per_minute / d.run_requests, **claude,
         "fal_concurrent": q.fal_concurrent * 60 / (d.images * d.fal_seconds),
         "whatsapp_throughput": q.whatsapp_per_second * 60 / d.messages,
     }
@@ -61,8 +64,9 @@ def needed(per_minute: float, d: Demand) -> dict[str, float]:
     """Each quota's limit (in its own unit) that `per_minute` onboardings would need."""
     return {
         "cloud_run_per_minute": per_minute * d.run_requests,
-        "anthropic_rpm": per_minute * d.claude_calls,
-        "anthropic_itpm": per_minute * d.claude_input_tokens,
+        # the model that needs the most sets what each model's limit must be
+        "anthropic_rpm": per_minute * max(calls for calls, _ in d.claude.values()),
+        "anthropic_itpm": per_minute * max(tokens for _, tokens in d.claude.values()),
         "fal_concurrent": per_minute / 60 * d.images * d.fal_seconds,
         "whatsapp_per_second": per_minute / 60 * d.messages,
     }

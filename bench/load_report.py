@@ -15,8 +15,8 @@ GOAL_RATIO = 0.9  # issue #21: throughput within 10 % of what the tightest quota
 
 
 def demand_of(w: Work) -> Demand:
-    return Demand(claude_calls=w.claude_calls(), claude_input_tokens=w.input_tokens(),
-                  images=w.images, fal_seconds=w.fal_s, messages=w.messages)
+    return Demand(claude=w.claude(), images=w.images, fal_seconds=w.fal_s,
+                  messages=w.messages)
 
 
 def _seconds(values: list[float]) -> dict[str, float]:
@@ -62,7 +62,7 @@ def summarise(a: argparse.Namespace, q: Quotas, w: Work, allowed: dict[str, floa
                      "max_running": a.max_running, "starts_per_minute": a.starts_per_minute,
                      "admission_threads": a.threads},
         "quotas": asdict(q), "work": asdict(w),
-        "demand": {"claude_calls": w.claude_calls(), "claude_input_tokens": w.input_tokens(),
+        "demand": {"claude": w.claude(),
                    "unhindered_job_s": w.unhindered_s()},
         "allowances_per_min": {k: round(v, 2) for k, v in allowed.items()},
         "binding": {"quota": name, "per_min": round(allows, 2)},
@@ -84,8 +84,9 @@ def summarise(a: argparse.Namespace, q: Quotas, w: Work, allowed: dict[str, floa
         "average_running": round(time_average(d.levels, span), 2),
         "quota_use": {
             "cloud_run_run_requests": bucket_use(p.run_job, 60, span),
-            "anthropic_requests": bucket_use(p.claude.requests, 60, span),
-            "anthropic_input_tokens": bucket_use(p.claude.tokens, 60, span),
+            **{f"anthropic_{kind}_{model}": bucket_use(getattr(c, attr), 60, span)
+               for model, c in p.claude.items()
+               for kind, attr in (("requests", "requests"), ("input_tokens", "tokens"))},
             "whatsapp_throughput": bucket_use(p.whatsapp, 1, span),
             "fal_concurrent": {"limit": fal.limit, "peak": fal.peak,
                                "peak_pct": round(100 * fal.peak / fal.limit, 1),
@@ -94,7 +95,7 @@ def summarise(a: argparse.Namespace, q: Quotas, w: Work, allowed: dict[str, floa
                                                     / fal.limit, 1),
                                "queued": fal.queued, "timed_out": fal.timed_out,
                                "wait_in_line_s": _seconds(fal.waits)}},
-        "claude_gave_up": p.claude.gave_up,
+        "claude_gave_up": sum(c.gave_up for c in p.claude.values()),
         "messages": {"sent": sum(n.sent for n in d.notifiers.values()),
                      "dead_lettered": p.dead_lettered_messages,
                      "told_in_line": run["told"]},
@@ -184,6 +185,12 @@ def markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _refusals(use: dict[str, Any], kind: str) -> int:
+    """Claude's refusals of one kind, over its models."""
+    return sum(q["refusals"] for name, q in use.items()
+               if name.startswith(f"anthropic_{kind}_"))
+
+
 def _dur(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds / 3600:.2f} h"
@@ -209,7 +216,7 @@ def sweep_markdown(r: dict[str, Any]) -> str:
         lines.append(
             f"| {x['scenario']['max_running']} | {x['completed']} / {x['failed']} / "
             f"{x['lost']} | {x['ratio']:.3f} | {_dur(x['run_s']['p50'])} | "
-            f"{_dur(x['total_s']['p95'])} | {u['anthropic_requests']['refusals']} / "
-            f"{u['anthropic_input_tokens']['refusals']} | "
+            f"{_dur(x['total_s']['p95'])} | {_refusals(u, 'requests')} / "
+            f"{_refusals(u, 'input_tokens')} | "
             f"{_dur(u['fal_concurrent']['wait_in_line_s']['p95'])} |")
     return "\n".join(lines) + "\n"

@@ -150,7 +150,7 @@ variable "replay_operators" {
 variable "admission_max_running" {
   description = "Onboardings running at once; the rest wait in line (docs/decisions/0011). Size it to the provider quotas: ./emulator.sh bench load --quota NAME=LIMIT."
   type        = number
-  default     = 3
+  default     = 4
   validation {
     condition     = var.admission_max_running >= 1
     error_message = "admission_max_running must be at least 1."

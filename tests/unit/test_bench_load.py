@@ -26,28 +26,32 @@ from bench.load_model import (
 )
 from bench.load_providers import Clock, Fal, VirtualLoop
 
-DEMAND = Demand(claude_calls=9, claude_input_tokens=11_088, images=6, fal_seconds=6.0,
-                messages=25)
+DEMAND = Demand(claude={"sonnet": (3, 1_800), "haiku": (6, 9_348)}, images=6,
+                fal_seconds=6.0, messages=25)
 
 
 def test_each_quota_allows_its_share_and_the_tightest_binds() -> None:
     allowed = allowances(Quotas(), DEMAND)
     assert allowed["cloud_run_run_requests"] == 180
-    assert allowed["anthropic_requests"] == pytest.approx(50 / 9)
-    assert allowed["anthropic_input_tokens"] == pytest.approx(30_000 / 11_088)
+    # each model against its own limits (Anthropic: "applied separately for each model")
+    assert allowed["anthropic_requests_sonnet"] == pytest.approx(50 / 3)
+    assert allowed["anthropic_requests_haiku"] == pytest.approx(50 / 6)
+    assert allowed["anthropic_input_tokens_sonnet"] == pytest.approx(30_000 / 1_800)
+    assert allowed["anthropic_input_tokens_haiku"] == pytest.approx(30_000 / 9_348)
     assert allowed["fal_concurrent"] == pytest.approx(2 * 60 / 36)  # 2 slots, 36 s a job
     assert allowed["whatsapp_throughput"] == pytest.approx(80 * 60 / 25)
-    assert binding(allowed) == ("anthropic_input_tokens", pytest.approx(2.706, abs=1e-3))
-    # a richer fal account and fewer tokens: fal's new account limit of 2 binds instead
-    cheap = Demand(claude_calls=9, claude_input_tokens=3_000, images=6, fal_seconds=6.0,
-                   messages=25)
+    assert binding(allowed) == ("anthropic_input_tokens_haiku",
+                                pytest.approx(3.209, abs=1e-3))
+    # fewer tokens per score: fal's new account limit of 2 binds instead
+    cheap = Demand(claude={"sonnet": (3, 1_800), "haiku": (6, 3_000)}, images=6,
+                   fal_seconds=6.0, messages=25)
     assert binding(allowances(Quotas(), cheap))[0] == "fal_concurrent"
 
 
 def test_what_an_arrival_rate_needs_of_each_quota() -> None:
     need = needed(1000 / 60, DEMAND)  # a thousand an hour
-    assert need["anthropic_itpm"] == pytest.approx(184_800)
-    assert need["anthropic_rpm"] == pytest.approx(150)
+    assert need["anthropic_itpm"] == pytest.approx(155_800)  # Haiku's, the larger
+    assert need["anthropic_rpm"] == pytest.approx(100)
     assert need["fal_concurrent"] == pytest.approx(10)  # 36 s of fal each, 16.7 a minute
     assert need["whatsapp_per_second"] == pytest.approx(6.94, abs=0.01)
     assert need["cloud_run_per_minute"] == pytest.approx(16.67, abs=0.01)
@@ -63,7 +67,7 @@ def test_the_job_model_counts_its_calls_tokens_and_unhindered_time() -> None:
     w = Work(start_s=1.0, local_s=2.0, claude_s=8.0, fal_s=6.0, score_s=3.0,
              sonnet_tokens=600, score_tokens=1_558, images=6, image_concurrency=3,
              fal_attempts=3, messages=25)
-    assert w.claude_calls() == 9 and w.input_tokens() == 3 * 600 + 6 * 1_558
+    assert w.claude() == {"sonnet": (3, 3 * 600), "haiku": (6, 6 * 1_558)}
     assert w.unhindered_s() == 1 + 2 + 24 + 2 * (6 + 3)  # two rounds of three images
 
 

@@ -164,6 +164,31 @@ def test_the_standin_answers_over_a_quota_as_anthropic_does(anthropic_url) -> No
     assert "anthropic-ratelimit-input-tokens-reset" in answer.headers
 
 
+def test_the_standin_limits_each_model_apart_and_counts_no_cache_reads(anthropic_url) -> None:
+    # docs.anthropic.com/{es,fr,it}/api/rate-limits: "applied separately for each model";
+    # ITPM counts input and cache writes, not cache reads (jiwa.dev.anthropic_limits)
+    url, plan = anthropic_url
+    plan.update({"quotas": {"anthropic_input_tokens": {"limit": 1_200, "per_seconds": 600}}})
+    context = {"type": "text", "text": "c" * 4_400, "cache_control": {"type": "ephemeral"}}
+
+    def ask(model: str, question: str) -> httpx.Response:
+        body = {"model": model, "max_tokens": 10, "messages": [
+            {"role": "user", "content": [context, {"type": "text", "text": question}]}]}
+        return httpx.post(f"{url}/v1/messages", json=body, headers={"x-api-key": "k"})
+
+    sonnet = "claude-sonnet-5-5"
+    first = ask(sonnet, "q" * 40)  # writes 1,100 cached tokens, 10 more: 1,110 of 1,200
+    assert first.status_code == 200
+    assert first.json()["usage"]["cache_creation_input_tokens"] == 1_100
+    again = ask(sonnet, "r" * 40)  # reads the 1,100 (free), pays 10: 1,120 of 1,200
+    assert again.status_code == 200 and again.json()["usage"]["cache_read_input_tokens"]
+    assert ask(MODEL, "s" * 40).status_code == 200  # Haiku's own bucket: 1,110 of 1,200
+    # what a single bucket over every token, cache reads included, would have refused:
+    # the three together are 3,330 tokens of a 1,200 limit
+    uncached = ask(sonnet, "t" * 400)  # 100 more tokens than the bucket has left
+    assert uncached.status_code == 429
+
+
 def test_claude_waits_out_a_rate_limit_as_retry_after_says(anthropic_url) -> None:
     url, plan = anthropic_url
     plan.update({"quotas": {"anthropic_requests": {"limit": 1, "per_seconds": 1}}})

@@ -87,6 +87,14 @@ class PromptCache:
     def usage(self, model: str, body: dict[str, Any]) -> dict[str, int]:
         """input_tokens, cache_creation_input_tokens and cache_read_input_tokens for this
         request, writing and reading the cache as the API would."""
+        return self._account(model, body, commit=True)
+
+    def peek(self, model: str, body: dict[str, Any]) -> dict[str, int]:
+        """The same `usage`, leaving the cache as it is (the rate limiter's estimate,
+        before the request is answered)."""
+        return self._account(model, body, commit=False)
+
+    def _account(self, model: str, body: dict[str, Any], *, commit: bool) -> dict[str, int]:
         blocks = prompt_blocks(body)
         tokens = [block_tokens(b) for b in blocks]
         marks = [i for i, b in enumerate(blocks) if b.get("cache_control")]
@@ -101,14 +109,16 @@ class PromptCache:
             now = self._clock()
             self._expiry = {k: t for k, t in self._expiry.items() if t > now}
             hit = next((i for i in reversed(marks) if keys[i] in self._expiry), None)
+            refreshed = [] if hit is None else [keys[hit]]
             if hit is not None:
                 read = sum(tokens[:hit + 1])
-                self._expiry[keys[hit]] = now + TTL_SECONDS
             for i in marks:
                 length = sum(tokens[:i + 1])
                 if (hit is None or i > hit) and length >= minimum:
-                    self._expiry[keys[i]] = now + TTL_SECONDS
+                    refreshed.append(keys[i])
                     written = length - read
+            if commit:
+                self._expiry.update(dict.fromkeys(refreshed, now + TTL_SECONDS))
         return {"input_tokens": sum(tokens) - read - written,
                 "cache_creation_input_tokens": written, "cache_read_input_tokens": read}
 

@@ -1,6 +1,7 @@
 """Anthropic's rate limits for the Claude stand-in (a development tool), off unless the
 fault plan sets `quotas.anthropic_requests` and/or `quotas.anthropic_input_tokens`
-({"limit": n, "per_seconds": 60}: requests or input tokens per minute, per API key).
+({"limit": n, "per_seconds": 60}: requests or input tokens per minute, per API key and
+model).
 
 What the real API does (platform.claude.com/docs/en/api/rate-limits and the support
 article "Our approach to rate limits for the Claude API"): limits per organization on
@@ -15,6 +16,14 @@ ITPM for Sonnet 4.x (docs.anthropic.com/ja/api/rate-limits); the newest page nam
 Start/Build/Scale without numbers in what we could read, so those stand as the assumption.
 OTPM is not enforced here: our answers are short (README: max_tokens per task).
 
+Two rules from the same page (docs.anthropic.com/{es,fr,it}/api/rate-limits, read
+2026-11-29) that the stand-in follows: "rate limits are applied separately for each
+model", so our Sonnet calls and our Haiku scores fill buckets of their own (the page
+combines some versions into one class, e.g. Sonnet 4.6 and 4.5; we key by model id); and
+ITPM counts `input_tokens` and `cache_creation_input_tokens`, not
+`cache_read_input_tokens` (but for a few older models, marked there), so a prompt read
+from the cache costs only its uncached rest.
+
 The anthropic SDK honours `retry-after` (`_calculate_retry_timeout` in
 anthropic/_base_client.py: "If the API asks us to wait a certain amount of time, just do
 what it says") for up to `max_retries` retries (JIWA_ANTHROPIC_MAX_RETRIES, 4).
@@ -28,26 +37,32 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
+from jiwa.dev.anthropic_cache import PromptCache, TooManyBreakpointsError
 from jiwa.dev.faults import FaultPlan
 from jiwa.dev.quotas import Verdict
 
 
-def install(app: Flask, faults: FaultPlan) -> None:
+def install(app: Flask, faults: FaultPlan, cache: PromptCache) -> None:
     """Checks each `POST /v1/messages` against the quotas before the stand-in answers,
-    counting input tokens as the stand-in's `usage.input_tokens` does."""
-    from jiwa.dev.anthropic_standin import CHARS_PER_TOKEN, _prompt_text
+    counting input tokens as its `usage` will (`cache` is the stand-in's prompt cache)."""
 
     @app.before_request
     def rate_limit() -> Any:
         if request.method != "POST" or request.path != "/v1/messages":
             return None
-        key = request.headers.get("x-api-key") or request.headers.get("authorization", "")
         body = request.get_json(force=True, silent=True) or {}
+        model = str(body.get("model", ""))
+        key = (request.headers.get("x-api-key") or request.headers.get("authorization", "")
+               ) + f"|{model}"
         requests = faults.quota("anthropic_requests", key)
         if not requests.allowed:
             return _limited(requests, "requests", "requests")
-        tokens = faults.quota("anthropic_input_tokens", key,
-                              max(1, len(_prompt_text(body)) // CHARS_PER_TOKEN))
+        try:
+            usage = cache.peek(model, body)
+        except TooManyBreakpointsError:
+            return None  # the stand-in answers that 400 itself
+        counted = usage["input_tokens"] + usage["cache_creation_input_tokens"]
+        tokens = faults.quota("anthropic_input_tokens", key, max(1, counted))
         if not tokens.allowed:
             return _limited(tokens, "input tokens", "input-tokens")
         return None

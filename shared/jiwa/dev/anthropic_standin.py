@@ -194,7 +194,7 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
     cache = PromptCache()
     models = known_models()
     app = Flask("anthropic_standin")
-    anthropic_limits.install(app, faults)  # RPM and ITPM quotas, off unless set
+    anthropic_limits.install(app, faults, cache)  # RPM and ITPM quotas, off unless set
 
     def authenticated() -> bool:
         return bool(request.headers.get("x-api-key") or request.headers.get("authorization"))
