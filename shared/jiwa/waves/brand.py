@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from jiwa.events import ProgressKind
 from jiwa.job.runner import WaveContext
-from jiwa.waves import context
+from jiwa.waves import context, preload
 from jiwa.waves.services import WaveServices
 
 # The answer is ~300 tokens; the rest is room for adaptive thinking (on by default on
@@ -39,12 +37,11 @@ def brand_prompt(outputs: dict[str, Any], language: str) -> str:
 
 
 async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
+    preload.later_waves_in_background(ctx.job.created_at)  # while Claude writes
     brand = await services.claude.structured(
         BrandProfile, system=SYSTEM, max_tokens=MAX_TOKENS,
         context=context.business_context(ctx.outputs),
         content=[{"type": "text", "text": brand_task(ctx.job.language)}])
     output = brand.model_dump()
-    await asyncio.to_thread(services.store.save_business, ctx.job.id,
-                            ctx.outputs["profile"]["business_id"], {"brand": output})
-    await ctx.emit(ProgressKind.SUMMARY, 50, summary=brand.summary)
+    await services.keep_and_summarize(ctx, {"brand": output}, brand.summary)
     return output

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from jiwa.events import ProgressKind
 from jiwa.job.runner import WaveContext
 from jiwa.waves import context
 from jiwa.waves.services import WaveServices
@@ -48,7 +46,6 @@ async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
         context=context.business_context(ctx.outputs),
         content=[{"type": "text", "text": products_task(ctx.outputs)}])
     output = result.model_dump()
-    await asyncio.to_thread(services.store.save_business, ctx.job.id,
-                            ctx.outputs["profile"]["business_id"], {"products": output["products"]})
-    await ctx.emit(ProgressKind.SUMMARY, 50, summary=summary_line(result.products))
+    await services.keep_and_summarize(ctx, {"products": output["products"]},
+                                      summary_line(result.products))
     return output

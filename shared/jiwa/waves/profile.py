@@ -23,9 +23,10 @@ def summarize_posts(media: list[dict[str, Any]], limit: int = 12) -> list[dict[s
 async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
     services.claude.warm_up()  # wave 3 needs Claude; load its SDK while we wait on Instagram
     token = services.cipher.decrypt(ctx.job.instagram_token or "", ctx.job.id)
-    try:
-        profile = await asyncio.to_thread(services.instagram.profile, token)
-        media = await asyncio.to_thread(services.instagram.recent_media, token)
+    try:  # neither request needs the other's answer: one round trip, not two
+        profile, media = await asyncio.gather(
+            asyncio.to_thread(services.instagram.profile, token),
+            asyncio.to_thread(services.instagram.recent_media, token))
     except InstagramError as exc:
         raise INSTAGRAM_DOWN from exc
     fields = {k: profile.get(k) for k in ("user_id", "username", "name", "biography",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from jiwa.clients import Clients
+from jiwa.events import ProgressKind
 from jiwa.settings import Settings
 from jiwa.store import JobStore
 from jiwa.usage import Usage
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from jiwa.ai import Claude, Flux
     from jiwa.image_store import ImageStore
     from jiwa.instagram import InstagramClient
+    from jiwa.job.runner import WaveContext
     from jiwa.scrape import SafeFetcher
     from jiwa.sealed_tokens import Decrypts
 
@@ -49,6 +52,16 @@ class WaveServices:
 
     def __post_init__(self) -> None:
         self.work = ImageWork(self)
+
+    async def keep_and_summarize(self, ctx: WaveContext, fields: dict[str, Any],
+                                 summary: str) -> None:
+        """Save the wave's part of the business and send the user its summary, together:
+        neither needs the other, and each is safe to repeat if the wave runs again (a
+        merge; an event of fixed id)."""
+        await asyncio.gather(
+            asyncio.to_thread(self.store.save_business, ctx.job.id,
+                              ctx.outputs["profile"]["business_id"], fields),
+            ctx.emit(ProgressKind.SUMMARY, 50, summary=summary))
 
     @classmethod
     def from_clients(cls, clients: Clients) -> WaveServices:
