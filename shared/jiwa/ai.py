@@ -70,6 +70,10 @@ class Claude:
         if self._connecting is None:
             self._connecting = asyncio.get_running_loop().run_in_executor(None, self._connect)
 
+    async def connected(self) -> None:
+        """Wait until the client is made (its SDK loaded): what `warm_up` started."""
+        await self._messages()
+
     async def _messages(self) -> Any:
         if self._client is None:
             self.warm_up()

@@ -37,7 +37,10 @@ def brand_prompt(outputs: dict[str, Any], language: str) -> str:
 
 
 async def run(ctx: WaveContext, services: WaveServices) -> dict[str, Any]:
-    preload.later_waves_in_background(ctx.job.created_at)  # while Claude writes
+    # The later waves' loading, in a thread while Claude writes: only once the Claude SDK
+    # has loaded (wave 1 started that), not to delay this call's start by competing with it
+    await services.claude.connected()
+    preload.later_waves_in_background(ctx.job.created_at)
     brand = await services.claude.structured(
         BrandProfile, system=SYSTEM, max_tokens=MAX_TOKENS,
         context=context.business_context(ctx.outputs),
