@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from jiwa.clients import Clients
+from jiwa.clients import Clients, shared_tls
 from jiwa.events import ProgressKind
 from jiwa.settings import Settings
 from jiwa.store import JobStore
@@ -76,15 +76,16 @@ class WaveServices:
         def connect_claude() -> anthropic.AsyncAnthropic:
             import anthropic  # here, not at start: see Claude
 
-            return anthropic.AsyncAnthropic(api_key=s.anthropic_api_key,
-                                            base_url=s.anthropic_base_url,
-                                            max_retries=s.anthropic_max_retries)
+            return anthropic.AsyncAnthropic(
+                api_key=s.anthropic_api_key, base_url=s.anthropic_base_url,
+                max_retries=s.anthropic_max_retries,
+                http_client=anthropic.DefaultAsyncHttpxClient(verify=shared_tls()))
 
         fal = (RoutedFalClient(key=s.fal_key, base_url=s.fal_base_url) if s.fal_base_url
                else fal_client.AsyncClient(key=s.fal_key))
         routes = {name: to for name, _, to in (r.strip().partition("=") for r in
                                                 s.scrape_routes.split(",") if r.strip())}
-        fetcher = SafeFetcher(httpx.AsyncClient(timeout=10.0, verify=True),
+        fetcher = SafeFetcher(httpx.AsyncClient(timeout=10.0, verify=shared_tls()),
                               allow_hosts=s.scrape_allow_hosts.split(","), routes=routes)
         usage = Usage()
         return cls(s, clients.store, clients.instagram, clients.token_opener, fetcher,
@@ -92,4 +93,5 @@ class WaveServices:
                                            "ANTHROPIC_SCORE_MODEL": s.anthropic_score_model},
                           cache=s.prompt_cache == "on", usage=usage),
                    Flux(fal, s.fal_model, timeout=s.fal_timeout_seconds, usage=usage),
-                   clients.images, httpx.AsyncClient(timeout=30.0), usage)
+                   clients.images, httpx.AsyncClient(timeout=30.0, verify=shared_tls()),
+                   usage)
