@@ -17,6 +17,16 @@ class WhatsAppError(RuntimeError):
         super().__init__(f"WhatsApp send failed: HTTP {status} code {code}: {message}")
         self.status, self.code, self.retryable = status, code, retryable
 
+    @property
+    def ours(self) -> bool:
+        """Our credentials were refused, not the message: an expired or revoked access
+        token (OAuthException 190, HTTP 401) or a permission the token lacks (10, 200-299;
+        0 AuthException). Meta's Graph API "Handling Errors" and WhatsApp "Error codes"
+        pages: get a new token or the permission. Every message fails alike until the
+        operator does, so none of them is the message's fault."""
+        return self.status == 401 or self.code in (0, 10, 190) or \
+            (self.code is not None and 200 <= self.code <= 299)
+
 
 # A business-scoped user id (BSUID): a user who adopted a WhatsApp username may come with
 # no phone number, only this id (Meta's "Business-scoped user IDs" guide, 2026: two-letter

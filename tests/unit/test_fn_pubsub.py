@@ -220,6 +220,28 @@ def test_a_recipient_whatsapp_refuses_is_acknowledged_not_retried(notifier: Flas
     assert clients.meta.sent == []
 
 
+def test_an_expired_token_keeps_the_message_for_the_redrive(notifier: FlaskClient,
+                                                             clients: FakeClients) -> None:
+    """OAuthException 190 (WIRE.md; Graph API "Handling Errors": get a new token) refuses
+    every send alike: the message is not "rejected" but redelivered, dead-lettered, and
+    sent by the operator's redrive once the token is fixed."""
+    queued(clients)
+    clients.meta.whatsapp_errors += [(401, 190)] * MAX_DELIVERY_ATTEMPTS
+    envelope = progress(message_id="token-1")
+    answers = [push(notifier, envelope) for _ in range(MAX_DELIVERY_ATTEMPTS)]
+    assert answers == [500] * (MAX_DELIVERY_ATTEMPTS - 1) + [200]
+    [dead] = clients.pubsub.on("onboarding-progress-dead-letter")
+    assert clients.guards["notifications"].status(f"{JOB}-r1-00300") is None  # released
+    assert clients.meta.sent == []
+    # the token is fixed; the redrive publishes the dead letter again: sent, once
+    redriven = {"message": {**envelope["message"], "messageId": "redrive-1"},
+                "subscription": envelope.get("subscription", "")}
+    assert base64.b64decode(redriven["message"]["data"]) == dead.data
+    assert push(notifier, redriven) == 200
+    assert push(notifier, redriven) == 200
+    assert len(clients.meta.to(PHONE)) == 1
+
+
 def test_an_event_being_sent_by_another_delivery_is_retried_later(notifier: FlaskClient,
                                                                   clients: FakeClients) -> None:
     queued(clients)

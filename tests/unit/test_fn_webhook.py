@@ -156,6 +156,16 @@ def test_whatsapp_down_answers_503_and_the_redelivery_answers_once(
     assert len(clients.meta.to(PHONE)) == 1
 
 
+def test_an_expired_whatsapp_token_asks_for_redelivery_not_rejected(
+        webhook: FlaskClient, clients: FakeClients) -> None:
+    raw = body(wamid="wamid.token")
+    clients.meta.whatsapp_errors.append((401, 190))  # OAuthException: the token expired
+    assert post(webhook, raw)[0] >= 500  # Meta redelivers for days
+    assert clients.guards["inboundMessages"].status("wamid.token") is None
+    assert post(webhook, raw) == (200, "ok")  # a new token: the redelivery is answered
+    assert len(clients.meta.to(PHONE)) == 1
+
+
 def test_english_command_answers_in_english(webhook: FlaskClient, clients: FakeClients) -> None:
     post(webhook, body("/register"))
     [sent] = clients.meta.to(PHONE)

@@ -31,6 +31,11 @@ class ThroughputLimitedError(RetryLaterError, ProviderBusyError):
     waits alike, so the redeliveries are not counted towards dead-lettering."""
 
 
+class CredentialsRefusedError(RetryLaterError):
+    """WhatsApp refused our access token or its permissions: counted towards dead-lettering
+    (unlike a quota), so the message lands in the dead-letter topic, not in the bin."""
+
+
 THROUGHPUT_LIMIT = 130429
 
 
@@ -89,6 +94,14 @@ class Notifier:
             if exc.code == WINDOW_CLOSED and self._held is not None:
                 self._held.hold(job, event.event_id)
                 return "held"
+            if exc.ours:
+                # Kept, not rejected: redelivered, then dead-lettered with its reason, and
+                # sent by the operator's redrive once the token is fixed (README "Operating")
+                self._guard.release(event.event_id)
+                log.error("notifier: WhatsApp refused our credentials (code %s); the "
+                          "message waits for a new token", exc.code,
+                          extra={**ctx, "outcome": "whatsapp_failed", "code": str(exc.code)})
+                raise CredentialsRefusedError(str(exc)) from exc
             if exc.retryable:
                 self._guard.release(event.event_id)
                 log.warning("notifier: WhatsApp busy (%s); will retry", exc.code, extra=ctx)

@@ -109,6 +109,12 @@ class WebhookHandler:
         try:
             outcome = self._answer(message, replied)
         except WhatsAppError as exc:
+            if exc.ours:  # our token: Meta redelivers for days, answered once it is fixed
+                log.error("webhook: WhatsApp refused our credentials (code %s); asking for "
+                          "redelivery", exc.code,
+                          extra={"outcome": "whatsapp_failed", "code": str(exc.code)})
+                self._inbound.release(message.message_id)
+                return False
             if exc.retryable:
                 log.warning("webhook: WhatsApp busy (%s); asking for redelivery", exc.code)
                 self._inbound.release(message.message_id)
