@@ -22,6 +22,11 @@ log = logging.getLogger("jiwa.image_store")
 # "Supported media types": https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media);
 # an image it cannot send is of no use to us, so the same bounds apply to the download.
 MAX_BYTES = 5 * 1024 * 1024
+# Claude takes images up to 5 MB, counted on the base64 text it receives, a third larger
+# than the file: the API answers 400 "image exceeds 5 MB maximum: 5272940 bytes > 5242880
+# bytes" for a 3.95 MB file (reported in github.com/daya0576/pi-imessage#5 and
+# lobehub/lobehub#14711). Past this, Claude scores fal's URL instead of our copy.
+CLAUDE_MAX_BASE64 = 5 * 1024 * 1024
 CONTENT_TYPES = {"image/png": "png", "image/jpeg": "jpg"}
 MIN_SIDE, MAX_SIDE = 256, 4096
 
@@ -40,6 +45,9 @@ class ImageBytes:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
+
+    def fits_claude(self) -> bool:
+        return -(-len(self.data) // 3) * 4 <= CLAUDE_MAX_BASE64  # base64's length
 
     def claude_block(self) -> dict[str, Any]:
         """An image content block of these bytes (Anthropic's Messages API, base64 source)."""

@@ -139,3 +139,26 @@ def test_the_report_counts_passes_regenerations_and_the_mean() -> None:
     assert quality.report(images) == {"count": 3, "passed": 2, "regenerated": 2,
                                       "mean_score": 7.67}
     assert quality.report([])["mean_score"] == 0
+
+
+def test_a_copy_over_claudes_limit_is_scored_by_its_url_and_the_standin_refuses_it() -> None:
+    """Claude's 5 MB per image counts the base64 text (jiwa.image_store): a 4.5 MB file,
+    which WhatsApp takes, is 6 MB as base64."""
+    from jiwa.dev import anthropic_standin
+    from jiwa.image_store import CLAUDE_MAX_BASE64, ImageBytes
+
+    small = ImageBytes(b"x" * (CLAUDE_MAX_BASE64 // 4 * 3), "image/png", 1024, 1024)
+    large = ImageBytes(b"x" * (CLAUDE_MAX_BASE64 // 4 * 3 + 1), "image/png", 1200, 1200)
+    assert small.fits_claude() and not large.fits_claude()
+    claude = FakeClaude({url(1): 8})
+    asyncio.run(quality.score(services(FakeFlux(), claude), url(1), "p", BRAND, large))
+    assert claude.calls[0]["content"][0] == {"type": "image",
+                                             "source": {"type": "url", "url": url(1)}}
+    # what the API answers for the base64 block we no longer send
+    app = anthropic_standin.create_app().test_client()
+    answer = app.post("/v1/messages", headers={"x-api-key": "k"}, json={
+        "model": "claude-haiku-5-5", "max_tokens": 10, "messages": [
+            {"role": "user", "content": [large.claude_block()]}]})
+    assert answer.status_code == 400
+    assert answer.json["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+    assert "exceeds 5 MB maximum" in answer.json["error"]["message"]  # type: ignore[index]

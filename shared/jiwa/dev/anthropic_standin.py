@@ -44,8 +44,14 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from jiwa.dev import anthropic_limits, anthropic_sse
-from jiwa.dev.anthropic_cache import CHARS_PER_TOKEN, PromptCache, TooManyBreakpointsError
+from jiwa.dev.anthropic_cache import (
+    CHARS_PER_TOKEN,
+    PromptCache,
+    TooManyBreakpointsError,
+    prompt_blocks,
+)
 from jiwa.dev.faults import FaultPlan, add_control_routes
+from jiwa.image_store import CLAUDE_MAX_BASE64
 from jiwa.lifecycle import claude_model
 
 ERRORS = {429: "rate_limit_error", 529: "overloaded_error", 500: "api_error",
@@ -226,6 +232,11 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
         if choice.get("type") in ("tool", "any") and model in REJECTS_FORCED_TOOL:
             return _error(400, "invalid_request_error",
                           f"tool_choice forcing tool use is not supported for {model}")
+        oversized = _oversized_image(body)
+        if oversized:  # the API's 5 MB per image, on the base64 text (jiwa.image_store)
+            return _error(400, "invalid_request_error",
+                          f"messages.0.content.0.image.source.base64: image exceeds 5 MB "
+                          f"maximum: {oversized} bytes > {CLAUDE_MAX_BASE64} bytes")
         task = _task(body)
         by_schema = faults.get("latency_ms_by_schema") or {}
         latency_s = float(by_schema.get(task, faults.get("latency_ms", 0)) or 0) / 1000
@@ -295,6 +306,16 @@ def _message(model: str, content: list[dict[str, Any]], stop: str, usage: dict[s
                     "role": "assistant", "model": model, "content": content,
                     "stop_reason": stop, "stop_sequence": None,
                     "usage": {**usage, "output_tokens": output_tokens}})
+
+
+def _oversized_image(body: dict[str, Any]) -> int:
+    """The base64 length of the first image over Claude's limit, or 0."""
+    for block in prompt_blocks(body):
+        source = block.get("source") or {} if block.get("type") == "image" else {}
+        data = source.get("data") if source.get("type") == "base64" else None
+        if isinstance(data, str) and len(data) > CLAUDE_MAX_BASE64:
+            return len(data)
+    return 0
 
 
 def _error(status: int, kind: str, message: str) -> Any:

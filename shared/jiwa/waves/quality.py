@@ -51,9 +51,10 @@ async def generate(services: WaveServices, prompt: str, seed: int) -> str:
 
 async def score(services: WaveServices, url: str, prompt: str,
                 brand: dict[str, Any], image: ImageBytes | None = None) -> ImageScore:
-    """Claude scores our downloaded copy (base64) when there is one, not fal's URL."""
-    block = image.claude_block() if image else {"type": "image",
-                                                "source": {"type": "url", "url": url}}
+    """Claude scores our downloaded copy (base64) when there is one and it is within
+    Claude's size limit, else fal's URL."""
+    block = image.claude_block() if image and image.fits_claude() else {
+        "type": "image", "source": {"type": "url", "url": url}}
     # The rubric and the brand are the same for every image of the job: they go first,
     # marked for the prompt cache; the image and its prompt after them.
     return await services.claude.structured(
