@@ -130,6 +130,9 @@ class InboundText:
     text: str  # the command: a text's body, a button's payload; "" for media
     name: str | None = None
     kind: str = "text"
+    # when the user sent it (the message's `timestamp`, Unix seconds; WIRE.md): a message
+    # Meta redelivers a day late must not reopen the 24-hour window as if sent now
+    sent_at: int = 0
 
 
 # Messages a person sends that deserve an answer although they carry no command (WIRE.md's
@@ -191,7 +194,8 @@ def inbound_messages(envelope: Any) -> tuple[list[InboundText], int]:
                     name = names.get(sender)
                     texts.append(InboundText(mid, sender, command,
                                              name if isinstance(name, str) else None,
-                                             str(message.get("type"))))
+                                             str(message.get("type")),
+                                             _seconds(message.get("timestamp"))))
                 else:
                     skipped += 1
     return texts, skipped
@@ -227,12 +231,17 @@ def inbound_statuses(envelope: Any) -> list[DeliveryStatus]:
                 errors = tuple((e["code"], str(e.get("title", "")))
                                for e in _dicts(item.get("errors"))
                                if isinstance(e.get("code"), int))
-                stamp = str(item.get("timestamp"))
                 found.append(DeliveryStatus(
-                    wamid, status, int(stamp) if stamp.isdigit() else 0,
+                    wamid, status, _seconds(item.get("timestamp")),
                     str(item.get("recipient_id") or item.get("recipient_user_id") or ""),
                     errors))
     return found
+
+
+def _seconds(stamp: Any) -> int:
+    """A webhook `timestamp` (Unix seconds, as a string), or 0 when absent or malformed."""
+    text = str(stamp)
+    return int(text) if text.isdigit() and len(text) <= 12 else 0
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:

@@ -44,9 +44,21 @@ class ConversationWindow:
     def _ref(self, phone: str) -> Any:
         return self._col.document(self._phones(phone))
 
-    def touch(self, phone: str, at: datetime | None = None) -> None:
-        """The user wrote: the window is open for 24 hours from `at`."""
-        self._ref(phone).set({"lastInboundAt": at or datetime.now(UTC)}, merge=True)
+    def touch(self, phone: str, at: datetime | None = None) -> bool:
+        """The user wrote at `at` (default now): the window is open for 24 hours from the
+        latest message, never moved back by an older one Meta redelivers late. True when
+        the window is open now."""
+        ref, sent = self._ref(phone), at or datetime.now(UTC)
+
+        @firestore.transactional
+        def txn(transaction: firestore.Transaction) -> None:
+            record = ref.get(transaction=transaction).to_dict() or {}
+            last = record.get("lastInboundAt")
+            if last is None or sent > last:
+                transaction.set(ref, {"lastInboundAt": sent}, merge=True)
+
+        txn(self._db.transaction())
+        return datetime.now(UTC) - sent < WINDOW
 
     def is_open(self, phone: str, now: datetime | None = None) -> bool:
         """False only when we know the user last wrote more than 24 h ago. With no record

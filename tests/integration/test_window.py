@@ -57,3 +57,19 @@ def test_a_rerun_outside_the_window_waits_for_the_users_reply(harness: Harness) 
     assert released == expected  # in order, each once
     assert _conversation_record(harness, phone)["held"] == []
     assert harness.texts(phone).count("[template jiwa_reengage]") == 1
+
+
+def test_the_window_counts_from_the_newest_message_seen(harness: Harness) -> None:
+    """ConversationWindow.touch on the emulator: a message Meta redelivers late never moves
+    the window back, and one older than 24 h does not open it."""
+    from jiwa.window import ConversationWindow
+
+    window, phone, now = ConversationWindow(harness.db, harness.phones), new_phone(), \
+        datetime.now(UTC)
+    assert window.touch(phone, now - timedelta(hours=26)) is False  # a day-old message
+    assert not window.is_open(phone)
+    assert window.touch(phone, now - timedelta(hours=1)) is True
+    assert window.touch(phone, now - timedelta(hours=30)) is False  # older: ignored
+    last = _conversation_record(harness, phone)["lastInboundAt"]
+    assert abs((last - (now - timedelta(hours=1))).total_seconds()) < 1
+    assert window.is_open(phone)

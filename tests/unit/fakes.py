@@ -360,8 +360,11 @@ class FakeConversationWindow(ConversationWindow):
         self.held: dict[str, list[Held]] = {}
         self.asked: dict[str, datetime] = {}
 
-    def touch(self, phone: str, at: datetime | None = None) -> None:
-        self.last[phone] = at or datetime.now(UTC)
+    def touch(self, phone: str, at: datetime | None = None) -> bool:
+        sent = at or datetime.now(UTC)
+        if phone not in self.last or sent > self.last[phone]:
+            self.last[phone] = sent
+        return datetime.now(UTC) - sent < WINDOW
 
     def is_open(self, phone: str, now: datetime | None = None) -> bool:
         last = self.last.get(phone)

@@ -166,6 +166,35 @@ def test_an_expired_whatsapp_token_asks_for_redelivery_not_rejected(
     assert len(clients.meta.to(PHONE)) == 1
 
 
+def test_a_late_redelivery_of_an_old_message_opens_no_window(
+        webhook: FlaskClient, clients: FakeClients) -> None:
+    """Meta redelivers an unanswered webhook for days (WIRE.md): the window counts from
+    the message's own `timestamp`, so a day-old message neither reopens it nor releases
+    what was held for the user's next message (it would fail as 131047 again)."""
+    from datetime import UTC, datetime, timedelta
+
+    from jiwa.window import Held
+
+    window, now = clients.fake_window, datetime.now(UTC)
+    window.last[PHONE] = now - timedelta(hours=30)
+    window.held[PHONE] = [Held("job_held", "job_held-r1-00300")]
+
+    def sent_at(moment: datetime, wamid: str) -> bytes:
+        envelope = json.loads(body("halo", wamid))
+        envelope["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] = \
+            str(int(moment.timestamp()))
+        return json.dumps(envelope).encode()
+
+    late = now - timedelta(hours=26)
+    assert post(webhook, sent_at(late, "wamid.late"))[0] == 200
+    assert window.held[PHONE] == [Held("job_held", "job_held-r1-00300")]  # still held
+    assert window.last[PHONE] == late.replace(microsecond=0)  # forward, not to "now"
+    assert post(webhook, sent_at(now - timedelta(hours=27), "wamid.older"))[0] == 200
+    assert window.last[PHONE] == late.replace(microsecond=0)  # never moved back
+    assert post(webhook, sent_at(now, "wamid.fresh"))[0] == 200
+    assert PHONE not in window.held  # the user really wrote: released
+
+
 def test_english_command_answers_in_english(webhook: FlaskClient, clients: FakeClients) -> None:
     post(webhook, body("/register"))
     [sent] = clients.meta.to(PHONE)

@@ -10,6 +10,7 @@ for the operator (`jiwa jobs show` lists each message's status).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from jiwa.deliveries import DeliveryLog, Recovery, recovery_for
 from jiwa.events import EventPublisher, ProgressEvent
@@ -28,12 +29,15 @@ class StatusHandler:
         self._guard, self._publisher = guard, publisher
         self._held = held
 
-    def inbound(self, phone: str) -> int:
-        """The user wrote: the window is open again; what was held for them goes out, in
-        the order it was held. Returns how many events were released."""
+    def inbound(self, phone: str, sent_at: datetime | None = None) -> int:
+        """The user wrote (at `sent_at`, default now): the window is open again; what was
+        held for them goes out, in the order it was held. A message older than the window
+        (redelivered late) opens nothing and releases nothing. Returns how many events
+        were released."""
         if self._held is None:
             return 0
-        self._held.window.touch(phone)
+        if not self._held.window.touch(phone, sent_at):
+            return 0
         released = self._held.window.release(phone)
         for held in released:
             self._republish(held.job_id, held.event_id, {"job_id": held.job_id})

@@ -8,7 +8,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from jiwa import buttons
 from jiwa.crypto import PhoneDigest, StateSigner, mask_phone
@@ -86,8 +86,12 @@ class WebhookHandler:
             if not self._handle_once(message, replied):
                 failed += 1
         if self._statuses is not None:
-            for sender in dict.fromkeys(m.sender for m in messages):
-                self._statuses.inbound(sender)  # the 24-hour window opens again
+            latest: dict[str, int] = {}  # each sender's newest message in this POST
+            for m in messages:
+                latest[m.sender] = max(latest.get(m.sender, 0), m.sent_at)
+            for sender, sent in latest.items():  # the 24-hour window opens again
+                self._statuses.inbound(
+                    sender, datetime.fromtimestamp(sent, UTC) if sent else None)
         statuses = inbound_statuses(envelope) if self._statuses is not None else []
         if statuses:
             assert self._statuses is not None
