@@ -10,7 +10,10 @@ for the operator (`jiwa jobs show` lists each message's status).
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from jiwa.deliveries import DeliveryLog, Recovery, recovery_for
 from jiwa.events import EventPublisher, ProgressEvent
@@ -22,12 +25,18 @@ from jiwa.window import HeldMessages
 log = logging.getLogger("jiwa.statuses")
 
 
+# How long a failed status waits for the notifier's record of the send (its two writes
+# after WhatsApp's answer take milliseconds; a failure only costs this wait)
+LATE_RECORD_SECONDS = 1.0
+
+
 class StatusHandler:
     def __init__(self, deliveries: DeliveryLog, store: JobStore, guard: SendGuard,
-                 publisher: EventPublisher, held: HeldMessages | None = None) -> None:
+                 publisher: EventPublisher, held: HeldMessages | None = None,
+                 wait: Callable[[float], None] = time.sleep) -> None:
         self._deliveries, self._store = deliveries, store
         self._guard, self._publisher = guard, publisher
-        self._held = held
+        self._held, self._wait = held, wait
 
     def inbound(self, phone: str, sent_at: datetime | None = None) -> int:
         """The user wrote (at `sent_at`, default now): the window is open again; what was
@@ -51,8 +60,18 @@ class StatusHandler:
             if status.status == "failed":
                 self._failed(status)
 
+    def _record_of(self, wamid: str) -> dict[str, Any]:
+        """The send record of `wamid`. The notifier writes it after WhatsApp's answer; a
+        failed status can arrive in between (Meta promises no order between the two),
+        so a record without its event is looked at once more, a moment later."""
+        record = self._deliveries.get(wamid) or {}
+        if not record.get("eventId"):
+            self._wait(LATE_RECORD_SECONDS)
+            record = self._deliveries.get(wamid) or {}
+        return record
+
     def _failed(self, status: DeliveryStatus) -> None:
-        record = self._deliveries.get(status.wamid) or {}
+        record = self._record_of(status.wamid)
         event_id, job_id = record.get("eventId"), record.get("jobId")
         ctx = {"job_id": job_id, "event_id": event_id}
         if not event_id or not job_id:
