@@ -321,6 +321,6 @@ def _oversized_image(body: dict[str, Any]) -> int:
 def _error(status: int, kind: str, message: str) -> Any:
     response = jsonify({"type": "error", "error": {"type": kind, "message": message}})
     response.status_code = status
-    if status == 429:
-        response.headers["retry-after"] = "0"
+    if status == 429:  # an injected one: whole seconds, at least 1, as the quotas' are
+        response.headers["retry-after"] = "1"  # (jiwa.dev.anthropic_limits.retry_after)
     return response
