@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -40,6 +40,25 @@ from jiwa.topology import FUNCTION_CONCURRENCY
 
 FUNCTIONS = {"whatsapp_webhook": "http", "instagram_oauth": "http",
              "dispatcher": "cloudevent", "notifier": "cloudevent", "sweeper": "http"}
+
+
+STANDINS = dict.fromkeys(("meta", "anthropic", "fal", "site"), "standins")
+START_ATTEMPTS = 3
+# what each of our servers writes when its port is taken (Werkzeug, gunicorn, the Java
+# emulators' BindException)
+PORT_TAKEN = ("address already in use", "in use by another program", "bindexception")
+
+
+class PortTakenError(StackError):
+    """A server of the stack could not bind its port."""
+
+
+def _port_taken(log: Path) -> bool:
+    try:
+        tail = log.read_bytes()[-4000:].decode(errors="replace").lower()
+    except OSError:
+        return False
+    return any(marker in tail for marker in PORT_TAKEN)
 
 
 @dataclass
@@ -71,6 +90,20 @@ class Stack:
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> StackState:
+        """Every process, ready. A server that found its port taken at start is started
+        again, with the whole stack on new ports: a port free when picked can be taken
+        before the server binds it (by another stack starting at the same time, or by a
+        port the Firestore emulator picks for itself: CI, session 26)."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                return self._start_once()
+            except PortTakenError:
+                if attempt == START_ATTEMPTS:
+                    raise
+                self.state.ports.update({name: free_port() for name in self.state.ports})
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> StackState:
         Path(self.state.log_dir).mkdir(parents=True, exist_ok=True)
         try:
             for name, cmd in emulator_commands(self.state.ports["pubsub"],
@@ -99,6 +132,11 @@ class Stack:
                          *FUNCTIONS):
                 self._wait_http(name)
             self.create_pubsub()
+            # A port taken by another HTTP server answers our probe too: a server of ours
+            # that died binding it shows only here
+            for name, pid in self.state.pids.items():
+                if not alive(pid):
+                    self._exited(name)
         except BaseException:
             self.stop()
             raise
@@ -149,15 +187,21 @@ class Stack:
     def _wait_http(self, name: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            pid = self.state.pids.get(name)
+            process = STANDINS.get(name, name)  # the stand-ins share one process
+            pid = self.state.pids.get(process)
             if pid is not None and not alive(pid):
-                raise StackError(f"{name} exited at start; see {self.state.log_dir}/{name}.log")
+                self._exited(process)
             try:
                 httpx.get(self.state.url(name) + "/", timeout=1.0)
                 return
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise StackError(f"{name} did not answer within {timeout:.0f}s")
+
+    def _exited(self, process: str) -> NoReturn:
+        log = Path(self.state.log_dir) / f"{process}.log"
+        error = PortTakenError if _port_taken(log) else StackError
+        raise error(f"{process} exited at start; see {log}")
 
     def _save(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
