@@ -5,7 +5,6 @@ stand-ins' port was taken, and every test of that worker's stack errored)."""
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,7 @@ def _exits_at_start(tmp_path: Path, output: str) -> Stack:
     # the stand-ins' process, failing as Werkzeug's make_server does on a taken port
     stack._spawn("standins", [sys.executable, "-c", f"print({output!r}); raise SystemExit(1)"],
                  {})
-    time.sleep(0.5)
-    return stack
+    return stack  # _wait_http polls until it sees the process gone
 
 
 def test_a_taken_port_is_told_apart_from_other_failures(tmp_path: Path) -> None:

@@ -56,8 +56,9 @@ class StatusPoster:
     def accepted(self, wamid: str, to: str, fail_code: int | None, read: bool) -> None:
         if not self._url:
             return
-        # Statuses come after the send call's answer, never before it (the sender records
-        # the wamid it was given); LAG keeps that order here.
+        # Meta documents no order between the send call's answer and its statuses; the
+        # usual one is answer first, and LAG keeps that here. Our side does not rely on
+        # it: a failed status that comes first is looked up again (handlers/statuses.py).
         due = time.monotonic() + LAG_SECONDS
         if fail_code is not None:
             self._queue.put((due, status_body(wamid, to, "failed", fail_code)))
