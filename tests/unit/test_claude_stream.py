@@ -49,14 +49,14 @@ def _ask(url: str, *, stream: bool, usage: Usage | None = None
 
     def listen() -> TextSink:
         posts = ArrayItems("posts")
-        return lambda delta: seen.extend((time.time(), p) for p in posts.feed(delta))
+        return lambda delta: seen.extend((time.monotonic(), p) for p in posts.feed(delta))
 
     async def go() -> tuple[ContentCalendar, float]:
         claude = _claude(url, usage or Usage())
         answer = await claude.structured(
             ContentCalendar, system="s", max_tokens=8000, context="Business name: Kopi Senja",
             content=[{"type": "text", "text": TASK}], listen=listen if stream else None)
-        return answer, time.time()
+        return answer, time.monotonic()
 
     answer, done = asyncio.run(go())
     return answer, seen, done

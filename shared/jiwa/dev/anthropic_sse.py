@@ -47,7 +47,7 @@ def stream(model: str, text: str, stop: str, usage: dict[str, int], output_token
         "model": model, "content": [], "stop_reason": None, "stop_sequence": None,
         "usage": {**usage, "output_tokens": 1}}
     _sleep_until(start + first)
-    first_token_at = time.time()
+    first_token_at = time.monotonic()
     yield event("message_start", {"message": message})
     width = TOKENS_PER_DELTA * CHARS_PER_TOKEN
     pieces = [text[i:i + width] for i in range(0, len(text), width)]
@@ -65,8 +65,10 @@ def stream(model: str, text: str, stop: str, usage: dict[str, int], output_token
         _sleep_until(start + latency_s)
     yield event("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None},
                                   "usage": {**usage, "output_tokens": output_tokens}})
+    # Recorded before the last event leaves: a client that has read the whole answer may
+    # ask for the timings before this generator is resumed once more, or never resume it.
+    finished(first_token_at, time.monotonic())
     yield event("message_stop", {})
-    finished(first_token_at, time.time())
 
 
 def _sleep_until(deadline: float) -> None:

@@ -19,11 +19,13 @@ answers what we send (sources in the comments):
   call's latency spread over them: `first_token_share` of it before the first token.
 `GET /v1/models/{id}` is the Models API's retrieve. Records every request
 (`GET /_standin/requests`) and when it came, sent its first token and ended
-(`GET /_standin/timings`, epoch seconds). Faults: `{"latency_ms", "latency_ms_by_schema":
-{"ImageScore": 1000}, "first_token_share": 0.25, "calendar_variants": [{"suffix": " v2",
-"times": n}] (each calendar answer takes the head's suffix onto every caption: a retried
-job's calendar that differs from the first), "fail": [{"status": 429|529|500, "times":
-n}], "fail_always": 500, "low_scores": n,
+(`GET /_standin/timings`, in seconds of the machine's monotonic clock: one clock for
+every process on the machine, and never stepped back as NTP may step the wall clock).
+Faults: `{"latency_ms", "latency_ms_by_schema": {"ImageScore": 1000},
+"first_token_share": 0.25, "calendar_variants": [{"suffix": " v2", "times": n}]
+(each calendar answer takes the head's suffix onto every caption: a retried job's
+calendar that differs from the first), "fail": [{"status": 429|529|500, "times": n}],
+"fail_always": 500, "low_scores": n,
 "thinking_tokens": t (each answer first spends t output tokens thinking), "cut_off": n
 (the next n answers end at max_tokens), "refuse": n (the next n answers are refusals),
 "retired_models": [id] (answer 404 for these, as on the day they retire)}`.
@@ -221,7 +223,7 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
             return _error(401, "authentication_error", "x-api-key header is required")
         body = request.get_json(force=True)
         timing: dict[str, Any] = {"task": _task(body), "stream": bool(body.get("stream")),
-                                  "received": time.time()}
+                                  "received": time.monotonic()}
         with lock:
             recorded.append(body)
             timings.append(timing)
@@ -253,7 +255,7 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
 
         def reply(content: str | None, stop: str, output_tokens: int) -> Any:
             if not body.get("stream"):
-                timing["finished"] = time.time()
+                timing["finished"] = time.monotonic()
                 return _message(model, [] if content is None else
                                 [{"type": "text", "text": content}], stop, usage,
                                 output_tokens)

@@ -7,7 +7,8 @@ render time, "fail": [{"status": 500, "times": n}] (results), "fail_always": 500
 "hang": n (the next n requests never finish, as a stuck generation), "quotas":
 {"fal_concurrent": {"limit": n}} (at most n requests of one key IN_PROGRESS at once, the
 rest wait IN_QUEUE with their queue_position, as fal does; off by default)}`.
-`GET /_standin/requests` lists what was submitted, when (epoch seconds), and whether it
+`GET /_standin/requests` lists what was submitted, when (seconds of the machine's monotonic
+clock, as the Claude stand-in's timings), and whether it
 was cancelled or queued;
 `POST /_standin/forget` makes every file served so far 404, as after fal's retention.
 `GET /v1/models/pricing?endpoint_id=…` is fal's Platform API pricing (what `jiwa doctor`
@@ -90,7 +91,7 @@ def create_app(plan: FaultPlan | None = None, key: str | None = None) -> Flask:
         args = request.get_json(force=True)
         request_id = secrets.token_hex(8)
         with lock:
-            jobs[request_id] = {"model": model, "arguments": args, "submitted": time.time(),
+            jobs[request_id] = {"model": model, "arguments": args, "submitted": time.monotonic(),
                                 "status": faults.next_failure(), "hang": faults.take("hang"),
                                 "cancelled": False, "started": None,
                                 "key": request.headers["Authorization"]}
@@ -102,7 +103,7 @@ def create_app(plan: FaultPlan | None = None, key: str | None = None) -> Flask:
     def ready(job: dict[str, Any]) -> bool:
         if job["hang"] or job["started"] is None:
             return False
-        return time.time() - job["started"] >= float(faults.get("latency_ms", 0)) / 1000
+        return time.monotonic() - job["started"] >= float(faults.get("latency_ms", 0)) / 1000
 
     def dispatch() -> None:
         """fal's concurrency limit, when the plan sets `quotas.fal_concurrent`: a key's
@@ -124,7 +125,7 @@ def create_app(plan: FaultPlan | None = None, key: str | None = None) -> Flask:
             for j in jobs.values():
                 if j["started"] is not None and not j["cancelled"] and not ready(j):
                     running[j["key"]] = running.get(j["key"], 0) + 1
-        now = time.time()
+        now = time.monotonic()
         for job in pending:  # in the order of submission (dicts keep insertion order)
             if limit is None or running.get(job["key"], 0) < limit:
                 job["started"] = now
