@@ -79,7 +79,7 @@ def launcher() -> Launcher:
     if s.dispatches_to_cloud_run and s.cloud_run_job_name:
         return CloudRunLauncher.build(s.project, s.cloud_run_region, s.cloud_run_job_name,
                                       s.cloud_run_api_endpoint)
-    return LocalProcessLauncher()
+    return LocalProcessLauncher(warm=s.local_job_start == "warm")
 
 
 @functools.cache

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
 import sys
 import threading
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 log = logging.getLogger("jiwa.launch")
 
@@ -87,16 +88,20 @@ class CloudRunLauncher:
 
 
 class LocalProcessLauncher:
-    """Runs `python -m jiwa.job.supervisor`, which retries a crashed job like Cloud Run.
+    """Runs `python -m jiwa.job.supervisor`, which retries a crashed job like Cloud Run;
+    `warm`: forks it from a process that has imported the job's code (jiwa.job.warm).
 
-    The process stays in the caller's process group, so stopping a local function stops
+    The processes stay in the caller's process group, so stopping a local function stops
     the jobs it started."""
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, warm: bool = False) -> None:
         self._env = env
+        self._warm = WarmStarter() if warm else None
 
     def launch(self, job_id: str) -> str:
         env = {**(self._env if self._env is not None else os.environ), "JOB_ID": job_id}
+        if self._warm is not None:
+            return f"local/{job_id}/{self._warm.start(env)}"
         process = subprocess.Popen([sys.executable, "-m", "jiwa.job.supervisor"], env=env,
                                    stdin=subprocess.DEVNULL)
         threading.Thread(target=process.wait, daemon=True).start()  # reap when it ends
@@ -121,3 +126,59 @@ def _not_zombie(pid: int) -> bool:
             return stat.read().split(") ", 1)[1][:1] != "Z"
     except (OSError, IndexError):
         return False
+
+
+class WarmStarter:
+    """The launcher's side of jiwa.job.warm: one warm process per launcher, started on
+    the first launch and again if it has died."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[str] | None = None
+        self._replies: IO[str] | None = None
+
+    def start(self, env: dict[str, str]) -> int:
+        """Fork a supervisor with `env`; its pid."""
+        with self._lock:
+            for _ in range(2):
+                if self._process is None or self._process.poll() is not None:
+                    self._spawn({k: v for k, v in env.items() if k != "JOB_ID"})
+                assert self._process is not None and self._process.stdin is not None
+                assert self._replies is not None
+                try:
+                    self._process.stdin.write(json.dumps(env) + "\n")
+                    self._process.stdin.flush()
+                    reply = self._replies.readline()
+                except OSError:  # it died under us (a broken pipe): start another
+                    reply = ""
+                if reply.strip().isdigit():
+                    return int(reply)
+                log.warning("launch: the warm job starter ended; starting it again")
+                self._process = None
+            raise RuntimeError("the warm job starter (jiwa.job.warm) did not start the job")
+
+    @property
+    def pid(self) -> int | None:
+        """The warm process's pid, while it runs."""
+        process = self._process
+        return process.pid if process is not None and process.returncode is None else None
+
+    def stop(self) -> None:
+        """End the warm process (the jobs it started carry on)."""
+        with self._lock:
+            if self._process is not None and self._process.stdin is not None:
+                self._process.stdin.close()  # its end of input: it exits
+                self._process.wait(timeout=10)
+            self._process = None
+
+    def _spawn(self, env: dict[str, str]) -> None:
+        if self._replies is not None:
+            self._replies.close()
+        read, write = os.pipe()
+        process = subprocess.Popen([sys.executable, "-m", "jiwa.job.warm", str(write)],
+                                   env=env, stdin=subprocess.PIPE, pass_fds=(write,),
+                                   text=True)
+        os.close(write)
+        threading.Thread(target=process.wait, daemon=True).start()  # reap when it ends
+        self._process, self._replies = process, os.fdopen(read)
+

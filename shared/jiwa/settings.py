@@ -77,7 +77,7 @@ _ENV_NAMES = {
     "image_concurrency": "JIWA_IMAGE_CONCURRENCY", "image_max_tries": "JIWA_IMAGE_MAX_TRIES",
     "image_quality_threshold": "JIWA_IMAGE_QUALITY_THRESHOLD", "fal_attempts": "JIWA_FAL_ATTEMPTS",
     "fal_timeout_seconds": "JIWA_FAL_TIMEOUT_SECONDS", "image_schedule": "JIWA_IMAGE_SCHEDULE",
-    "calendar_stream": "JIWA_CALENDAR_STREAM",
+    "calendar_stream": "JIWA_CALENDAR_STREAM", "local_job_start": "JIWA_LOCAL_JOB_START",
     "scrape_allow_hosts": "JIWA_SCRAPE_ALLOW_HOSTS", "query_log": "JIWA_QUERY_LOG",
     "scrape_routes": "JIWA_SCRAPE_ROUTES", "prompt_cache": "JIWA_PROMPT_CACHE",
 }
@@ -210,6 +210,10 @@ class Settings(BaseSettings):
     # written (docs/decisions/0013); "off": one answer, then the images (the benchmark's
     # comparison, and a way back should streaming misbehave)
     calendar_stream: Literal["on", "off"] = Field("on", description="on or off")
+    # Without Cloud Run, how the dispatcher starts a job: "cold", a new interpreter per
+    # attempt as Cloud Run starts a container; "warm", forked from a process that has
+    # imported the job's code (jiwa.job.warm; the test suite's stacks, decision 0015)
+    local_job_start: Literal["cold", "warm"] = Field("cold", description="cold or warm")
     scrape_allow_hosts: Annotated[str, _must(lambda v: all(
         _HOST_PORT.fullmatch(h.strip()) for h in v.split(",") if h.strip()),
         "a comma-separated list of host:port")] = ""

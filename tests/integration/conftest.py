@@ -31,7 +31,11 @@ def running_test_stack(state_dir: Path, env: dict[str, str] | None = None,
                             # the global brake lifted: the 200-phone burst row measures the
                             # webhook, and tests share the stack's minute (the brake's own
                             # tests: test_fn_webhook.py, test_store.py)
-                            "JIWA_NEW_JOBS_PER_MINUTE": "100000"},
+                            "JIWA_NEW_JOBS_PER_MINUTE": "100000",
+                            # each job forked from one that has imported the job's code:
+                            # a quarter of the suite's CPU was those imports (decision
+                            # 0015); test_emulator_sh.py's stack starts them cold
+                            "JIWA_LOCAL_JOB_START": "warm"},
                   retry_min_seconds=0.5, sweep_seconds=sweep_seconds)
     stack.start()
     try:

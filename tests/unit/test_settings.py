@@ -73,7 +73,7 @@ BAD = [
     ("JIWA_FAL_ATTEMPTS", "three"), ("JIWA_FAL_TIMEOUT_SECONDS", "nan"),
     ("JIWA_SCRAPE_ALLOW_HOSTS", "127.0.0.1:80,localhost"), ("CLOUD_RUN_JOB_NAME", "Jiwa_Job"),
     ("JIWA_SCRAPE_ROUTES", "s.id=127.0.0.1:9,linktr.ee"), ("JIWA_PROMPT_CACHE", "yes"),
-    ("JIWA_CALENDAR_STREAM", "true"),
+    ("JIWA_CALENDAR_STREAM", "true"), ("JIWA_LOCAL_JOB_START", "fork"),
     ("CLOUD_RUN_REGION", "jakarta"), ("CLOUD_RUN_API_ENDPOINT", "https://run.googleapis.com"),
     ("OAUTH_STATE_TTL_SECONDS", "15m"), ("JIWA_COMMANDS_PER_MINUTE", "0"),
     ("JIWA_NEW_JOBS_PER_MINUTE", "-5"),
