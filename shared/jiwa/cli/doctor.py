@@ -131,10 +131,16 @@ def load_settings(env: Mapping[str, str]) -> tuple[Settings | None, list[Check]]
         return None, refused
 
 
-def run(args: argparse.Namespace) -> int:
-    settings, results = load_settings(os.environ)
+def examine(env: Mapping[str, str], timeout: float) -> list[Check]:
+    """Every check's result for the settings in `env` (those it refuses first)."""
+    settings, results = load_settings(env)
     if settings is not None:
-        results += diagnose(settings, args.timeout)
+        results += diagnose(settings, timeout)
+    return results
+
+
+def run(args: argparse.Namespace) -> int:
+    results = examine(os.environ, args.timeout)
     if args.json:
         print(json.dumps({"ok": not any(r.failed for r in results),
                           "checks": [asdict(r) for r in results]}, indent=1))
