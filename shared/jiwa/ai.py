@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -157,10 +158,11 @@ class Claude:
                 # `rate_limit_wait` seconds from the first try, rather than fail the user's
                 # onboarding because many run at once. A spent monthly limit answers 429
                 # with no retry-after (Anthropic's rate limits page): that fails at once.
-                wait = _retry_after(exc)
-                if wait is None or loop.time() - since + wait > self.rate_limit_wait:
+                asked = _retry_after(exc)
+                if asked is None or loop.time() - since + asked > self.rate_limit_wait:
                     raise CLAUDE_DOWN from exc
-                log.warning("claude: rate limited; trying again in %.0f s", wait)
+                wait = spread(asked)
+                log.warning("claude: rate limited; trying again in %.1f s", wait)
                 await asyncio.sleep(wait)
             except anthropic.NotFoundError as exc:
                 # A retired or unknown model answers 404 not_found_error: not "busy", and no
@@ -178,6 +180,15 @@ class Claude:
 # Our assumption: five minutes of a job's 30 (infra/: the task timeout) may go to waiting
 # out Anthropic's per-minute limits; past that, the user hears "busy" and can retry.
 RATE_LIMIT_WAIT_SECONDS = 300.0
+
+
+def spread(asked: float, draw: Callable[[], float] = random.random) -> float:
+    """What `retry-after` asked, and up to a quarter more (half a second at least): the
+    calls one minute's limit turned away would otherwise all come back in the same instant
+    and spend the next minute's requests and tokens at once. Never less than asked: the
+    SDK's own retries wait exactly `retry-after` (anthropic/_base_client.py,
+    _calculate_retry_timeout), with no jitter of their own."""
+    return asked + draw() * max(asked / 4, 0.5)
 
 
 def _retry_after(exc: Exception) -> float | None:

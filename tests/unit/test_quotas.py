@@ -210,3 +210,13 @@ def test_claude_gives_up_a_rate_limit_past_its_budget(anthropic_url) -> None:
     _ask(claude)
     with pytest.raises(WaveFailedError, match="claude_unavailable"):
         _ask(claude)
+
+
+def test_a_rate_limited_call_comes_back_spread_never_before_retry_after() -> None:
+    from jiwa.ai import spread
+
+    assert spread(1.0, lambda: 0.0) == 1.0  # never earlier than asked
+    assert spread(1.0, lambda: 1.0) == 1.5  # half a second of room on a short wait
+    assert spread(20.0, lambda: 1.0) == 25.0  # a quarter on a long one
+    waits = {spread(4.0) for _ in range(50)}  # the calls one limit refused, apart
+    assert len(waits) > 40 and min(waits) >= 4.0 and max(waits) <= 5.0
