@@ -169,7 +169,9 @@ class WarmStarter:
             if self._process is not None and self._process.stdin is not None:
                 self._process.stdin.close()  # its end of input: it exits
                 self._process.wait(timeout=10)
-            self._process = None
+            if self._replies is not None:
+                self._replies.close()
+            self._process, self._replies = None, None
 
     def _spawn(self, env: dict[str, str]) -> None:
         if self._replies is not None:

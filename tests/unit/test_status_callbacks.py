@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask, request
+from harness import wait_for
 
 from jiwa.dev.standins import serve
 from jiwa.dev.status_callbacks import StatusPoster
@@ -40,11 +41,9 @@ def webhook() -> Iterator[tuple[str, dict[str, Any]]]:
         server.shutdown()
 
 
-def _taken(state: dict[str, Any], count: int, timeout: float = 15.0) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    while len(state["took"]) < count and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return list(state["took"])
+def _taken(state: dict[str, Any], count: int) -> list[Any]:
+    return wait_for(lambda: len(state["took"]) >= count and list(state["took"]), 15,
+                    f"{count} statuses taken")
 
 
 def test_a_refused_status_comes_again_and_holds_up_no_other(webhook) -> None:

@@ -27,16 +27,18 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
-# The job's code up to its last wave; the pipeline named by JIWA_PIPELINE is added.
-PRELOAD = ("jiwa.job.__main__", "anthropic", "jiwa.ai", "jiwa.waves", "jiwa.waves.profile",
-           "jiwa.waves.website", "jiwa.waves.brand", "jiwa.waves.products")
+# The job's entry point and the SDK the waves load first; then every wave's module
+# (jiwa.waves.MODULES), what the later waves warm up, and the pipeline JIWA_PIPELINE names.
+PRELOAD = ("jiwa.job.__main__", "anthropic", "jiwa.ai")
 
 
 def preload(environ: dict[str, str]) -> None:
+    from jiwa.waves import MODULES
     from jiwa.waves.preload import later_waves
 
     pipeline = environ.get("JIWA_PIPELINE", "").partition(":")[0]
-    for name in (*PRELOAD, *([pipeline] if pipeline else [])):
+    waves = [f"jiwa.waves.{name}" for name, _ in MODULES]
+    for name in (*PRELOAD, *waves, *([pipeline] if pipeline else [])):
         importlib.import_module(name)
     later_waves(None)
 
