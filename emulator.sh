@@ -237,8 +237,9 @@ case "$cmd" in
       args=(-m "not integration" "${args[@]}")
     else
       audit
-      # the slowest tests, printed after the run: where the suite's time goes (#14)
-      args=(--durations=25 "${args[@]}")
+      # the slowest tests, printed after the run: where the suite's time goes (#14);
+      # tests handed out one at a time, in tests/conftest.py's order (slowest first)
+      args=(--durations=25 --dist loadgroup "${args[@]}")
     fi
     set +e
     "$VENV/bin/python" -m pytest "${args[@]}"

@@ -17,7 +17,7 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 # Every test in these folders drives the local stack.
 STACK_FOLDERS = {"integration", "faults"}
-# The fixtures that start the stack (tests/integration/conftest.py).
+# The fixtures that start the stack (below; tests/stacks.py).
 STACK_FIXTURES = {"stack", "harness", "real"}
 # Tests elsewhere that need more than this Python and its packages, or minutes:
 # a file (relative to tests/) or a file::test, with the reason.
@@ -34,6 +34,32 @@ def isolate_environment() -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+# The stack's fixtures live here, once: a fixture imported into a folder's conftest is a
+# second fixture there, with a session stack of its own on every worker (each worker ran
+# two or three stacks). Their modules are imported when a test first asks, so the fast
+# tier, which never does, does not load the dev stack.
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from stacks import running_test_stack
+
+    yield from running_test_stack(tmp_path_factory.mktemp("stack"))
+
+
+@pytest.fixture
+def harness(stack: Any) -> Iterator[Any]:
+    from stacks import harness_for
+
+    yield from harness_for(stack)
+
+
+@pytest.fixture
+def real(harness: Any) -> Iterator[Any]:
+    """Starts an onboarding that runs the real nine waves; resets provider faults after."""
+    from stacks import real_onboardings
+
+    yield from real_onboardings(harness)
 
 
 def integration_tier(item: pytest.Item) -> bool:
@@ -57,10 +83,39 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
+# The full run's order. pytest-xdist (`--dist loadgroup`, emulator.sh) hands each worker
+# its next test as it finishes one, in this order: the slowest start first, longest first
+# (times from the full run's --durations), so no worker is left with one of them at the
+# end while the other idles; the unit tests, milliseconds each, come last and fill the gaps.
+# A file or a file::test (any parameters).
+SLOWEST_FIRST = (
+    "faults/test_faults.py::test_burst_of_1000_webhooks_from_200_phones",        # ~110 s
+    "integration/test_emulator_sh.py::test_up_status_demo_down",                 # ~45 s
+    "integration/test_replay_to_local.py",                                       # ~60 s
+    "faults/test_emulator_restarts.py",                                          # ~45 s
+    "security/test_fuzz.py",                                                     # 2 x ~25 s
+    "integration/test_pubsub_replay.py",                                         # ~30 s
+    "faults/test_quotas.py::test_claude_quota",                                  # 2 x ~15 s
+    "integration/test_admission_stack.py",                                       # ~25 s
+    "faults/test_dead_letters_and_shutdown.py",                                  # ~20 s
+    "faults/test_providers.py::test_claude_failing_for_good_fails_cleanly",      # ~18 s
+)
+
+
+def run_order(item: pytest.Item) -> int:
+    relative = item.path.relative_to(TESTS).as_posix() if TESTS in item.path.parents else ""
+    name = f"{relative}::{getattr(item, 'originalname', item.name)}"
+    for rank, entry in enumerate(SLOWEST_FIRST):
+        if entry in (relative, name):
+            return rank
+    return len(SLOWEST_FIRST) + (0 if item.get_closest_marker("integration") else 1)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if integration_tier(item):
             item.add_marker(pytest.mark.integration)
+    items.sort(key=run_order)  # stable: within a rank, the files' own order
 
 
 # -- the fault table (tests/faults): rows arrive on the test reports, from every worker ----

@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass
 import pytest
 from conversations import Expected, duplicates
 from harness import Harness
-from integration.conftest import harness, real, stack  # noqa: F401  (the same local stack)
 
 
 @dataclass

@@ -12,14 +12,16 @@ from pathlib import Path
 import pytest
 from conversations import backbone
 from harness import SENT, Harness, new_phone, wait_for
-from integration.conftest import harness_for, running_test_stack
 from integration.test_end_to_end import onboard
+from stacks import harness_for, running_test_stack
 
 from jiwa.dev.stack import Stack
 from jiwa.events import ProgressEvent
 from jiwa.store import Status
 
 OUTAGE_SECONDS = 3.0
+# Both tests on one worker: their stack is the module's (--dist loadgroup, emulator.sh).
+pytestmark = pytest.mark.xdist_group("restartable_stack")
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from conversations import backbone, real_pipeline
 from harness import Harness, new_phone
-from integration.conftest import harness_for, running_test_stack
 from integration.test_end_to_end import onboard
+from stacks import harness_for, running_test_stack
 
 from jiwa.dev.cloudrun_standin import CloudRunStandIn
 from jiwa.launchers import LocalProcessLauncher

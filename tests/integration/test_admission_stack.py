@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from harness import Harness, new_phone, wait_for
+from stacks import harness_for, running_test_stack
 
-from integration.conftest import harness_for, running_test_stack
 from integration.test_cli import jiwa, jiwa_json
 from integration.test_end_to_end import onboard
 from jiwa.dev.stack import Stack

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 from harness import Harness, new_phone
+from stacks import running_test_stack
 
-from integration.conftest import running_test_stack
 from integration.test_cli import jiwa, jiwa_json
 from integration.test_end_to_end import onboard
 from jiwa.dev.stack import Stack

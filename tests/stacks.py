@@ -1,17 +1,20 @@
+"""The local stack the tests drive, and a harness on it. The fixtures over them (`stack`,
+`harness`, `real`) are defined once, in tests/conftest.py: a fixture imported into two
+conftest files is two fixtures, and each started its own session stack on every worker."""
+
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
 from harness import Harness
 from indexes import check_query_log
 
 from jiwa.dev.stack import Stack
 from jiwa.queries import QueryShape
 
-TESTS = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
 
 
 def running_test_stack(state_dir: Path, env: dict[str, str] | None = None,
@@ -25,17 +28,18 @@ def running_test_stack(state_dir: Path, env: dict[str, str] | None = None,
                              "JIWA_QUERY_LOG": str(queries),
                              "JIWA_HEARTBEAT_SECONDS": "1", "JIWA_STALE_HEARTBEAT_SECONDS": "5",
                              "JIWA_QUEUED_TIMEOUT_SECONDS": "30",
-                            "JIWA_FAL_TIMEOUT_SECONDS": "5",
-                            # WhatsApp's pair rate, 24 times faster (tests/faults rows)
-                            "WHATSAPP_PAIR_INTERVAL_SECONDS": "0.25", "WHATSAPP_PAIR_BURST": "10",
-                            # the global brake lifted: the 200-phone burst row measures the
-                            # webhook, and tests share the stack's minute (the brake's own
-                            # tests: test_fn_webhook.py, test_store.py)
-                            "JIWA_NEW_JOBS_PER_MINUTE": "100000",
-                            # each job forked from one that has imported the job's code:
-                            # a quarter of the suite's CPU was those imports (decision
-                            # 0015); test_emulator_sh.py's stack starts them cold
-                            "JIWA_LOCAL_JOB_START": "warm"},
+                             "JIWA_FAL_TIMEOUT_SECONDS": "5",
+                             # WhatsApp's pair rate, 24 times faster (tests/faults rows)
+                             "WHATSAPP_PAIR_INTERVAL_SECONDS": "0.25",
+                             "WHATSAPP_PAIR_BURST": "10",
+                             # the global brake lifted: the 200-phone burst row measures the
+                             # webhook, and tests share the stack's minute (the brake's own
+                             # tests: test_fn_webhook.py, test_store.py)
+                             "JIWA_NEW_JOBS_PER_MINUTE": "100000",
+                             # each job forked from one that has imported the job's code:
+                             # a quarter of the suite's CPU was those imports (decision
+                             # 0015); test_emulator_sh.py's stack starts them cold
+                             "JIWA_LOCAL_JOB_START": "warm"},
                   retry_min_seconds=0.5, sweep_seconds=sweep_seconds)
     stack.start()
     try:
@@ -49,11 +53,6 @@ def running_test_stack(state_dir: Path, env: dict[str, str] | None = None,
         "the sweeper's queries were not recorded: the index check saw nothing"
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    yield from running_test_stack(tmp_path_factory.mktemp("stack"))
-
-
 def harness_for(stack: Stack) -> Iterator[Harness]:
     """A harness on `stack`, whose emulators this process's Google clients then use."""
     env = stack.state.env
@@ -64,13 +63,7 @@ def harness_for(stack: Stack) -> Iterator[Harness]:
     h.http.close()
 
 
-@pytest.fixture
-def harness(stack: Stack) -> Iterator[Harness]:
-    yield from harness_for(stack)
-
-
-@pytest.fixture
-def real(harness: Harness):
+def real_onboardings(harness: Harness) -> Iterator[Callable[..., str]]:
     """Starts an onboarding that runs the real nine waves; resets provider faults after."""
     def start(phone: str, command: str = "/register", **rules) -> str:
         from integration.test_end_to_end import onboard

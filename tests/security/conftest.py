@@ -1,1 +1,0 @@
-from integration.conftest import harness, stack  # noqa: F401  (the same local stack)
