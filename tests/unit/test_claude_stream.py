@@ -30,7 +30,7 @@ TASK = ("Business name: Kopi Senja\nProducts to feature:\n- product: Kopi Susu |
 
 @pytest.fixture
 def standin() -> Iterator[str]:
-    server = serve(anthropic_standin.create_app(), 0)
+    server = serve(anthropic_standin.create_app(), 0, poll_interval=0.02)
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:

@@ -34,7 +34,7 @@ def webhook() -> Iterator[tuple[str, dict[str, Any]]]:
         state["took"].append((item["id"], item["status"], time.monotonic()))
         return "ok", 200
 
-    server = serve(app, 0)
+    server = serve(app, 0, poll_interval=0.02)  # stopped after each test
     try:
         yield f"http://127.0.0.1:{server.server_port}/", state
     finally:
