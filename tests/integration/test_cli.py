@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 from harness import Harness, new_phone, wait_for
 
 from jiwa.events import OnboardingRequested, ProgressEvent, ProgressKind
@@ -130,12 +131,23 @@ def test_dlq_list_show_and_redrive(harness: Harness) -> None:
 
 def test_events_tail_follows_the_tap(harness: Harness) -> None:
     phone = new_phone()
-    job = _run(harness, phone, "COMPLETED")
-    result = jiwa(harness, "events", "tail", "--job", job.id, "--count", "3", "--timeout",
-                  "40", "--json")
+    job = harness.queued_job(phone)
+    # The tap gets all the topic gets, a poison message too: published before the job's
+    # events, the tail meets it first, tells of it and goes on.
+    garbage = pubsub_v1.PublisherClient()
+    poison = garbage.publish(garbage.topic_path(harness.env["GOOGLE_CLOUD_PROJECT"],
+                                                "onboarding-progress"),
+                             b"\xffnot json", jobId=job.id).result(30)
+    harness.publisher().publish_requested(OnboardingRequested(event_id=f"{job.id}-req",
+                                                              job_id=job.id))
+    harness.wait_status(job.id, "COMPLETED", timeout=60)
+    count = len(harness.store.events(job.id))
+    result = jiwa(harness, "events", "tail", "--job", job.id, "--count", str(count),
+                  "--timeout", "40", "--json")
     assert result.returncode == 0, result.stderr
     events = json.loads("[" + result.stdout.replace("}\n{", "},\n{") + "]")
-    assert len(events) == 3 and {e["job_id"] for e in events} == {job.id}
+    assert len(events) == count and {e["job_id"] for e in events} == {job.id}
+    assert f"skipped message {poison}: not a ProgressEvent (json_invalid)" in result.stderr
 
 
 def test_simulate_plays_a_whatsapp_user(harness: Harness, stack) -> None:

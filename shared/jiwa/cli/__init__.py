@@ -196,7 +196,11 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "jobs":
         emit(ops.show_job(args.job_id), args.json, _job_detail)
     elif args.command == "events":
-        for event in ops.tail(args.job, args.count, args.timeout):
+        def undecodable(message_id: str, why: str) -> None:
+            print(f"jiwa events tail: skipped message {message_id}: {why}; its consumer "
+                  "dead-letters it (jiwa dlq list)", file=sys.stderr)
+
+        for event in ops.tail(args.job, args.count, args.timeout, undecodable):
             emit(event, args.json, lambda e: console.print(
                 f"{e['job_id']} #{e['seq']} {e['kind']} {e.get('wave_name', '')}",
                 highlight=False))

@@ -10,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from jiwa.admission_store import FirestoreAdmission
 from jiwa.clients import Clients
 from jiwa.dead_letter_reasons import firestore_records, reason
@@ -124,8 +126,13 @@ class Operations:
         return saved
 
     # -- events ----------------------------------------------------------------------
-    def tail(self, job_id: str | None, count: int, timeout: float) -> Iterator[dict[str, Any]]:
-        """Progress events from the tap subscription (acknowledged there only)."""
+    def tail(self, job_id: str | None, count: int, timeout: float,
+             on_undecodable: Callable[[str, str], None] = _ignore,
+             ) -> Iterator[dict[str, Any]]:
+        """Progress events from the tap subscription (acknowledged there only). A message
+        that is no progress event (the tap gets everything published to the topic, poison
+        included) is passed to `on_undecodable` (its message id, why) and skipped, unless
+        its jobId attribute names another job than `job_id`."""
         from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
         s = self._clients.settings
@@ -139,7 +146,14 @@ class Operations:
                 subscriber.acknowledge(request={"subscription": path, "ack_ids": [
                     m.ack_id for m in response.received_messages]})
             for received in response.received_messages:
-                event = ProgressEvent.model_validate_json(received.message.data)
+                message = received.message
+                try:
+                    event = ProgressEvent.model_validate_json(message.data)
+                except ValidationError as exc:
+                    if not job_id or message.attributes.get("jobId") in (None, job_id):
+                        on_undecodable(message.message_id, f"not a ProgressEvent "
+                                       f"({exc.errors()[0]['type']})")
+                    continue
                 if job_id and event.job_id != job_id:
                     continue
                 seen += 1
