@@ -239,7 +239,7 @@ case "$cmd" in
       audit
       # the slowest tests, printed after the run: where the suite's time goes (#14);
       # tests handed out one at a time, in tests/conftest.py's order (slowest first)
-      args=(--durations=25 --dist loadgroup "${args[@]}")
+      args=(--durations=25 --dist loadgroup --no-loadscope-reorder "${args[@]}")
     fi
     set +e
     "$VENV/bin/python" -m pytest "${args[@]}"

@@ -83,22 +83,22 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
-# The full run's order. pytest-xdist (`--dist loadgroup`, emulator.sh) hands each worker
-# its next test as it finishes one, in this order: the slowest start first, longest first
-# (times from the full run's --durations), so no worker is left with one of them at the
-# end while the other idles; the unit tests, milliseconds each, come last and fill the gaps.
-# A file or a file::test (any parameters).
+# The full run's order. pytest-xdist (`--dist loadgroup --no-loadscope-reorder`,
+# emulator.sh) hands each worker its next test as it finishes one, in this order: the
+# slowest first, longest first (this stop's full runs, setup included), so no worker is
+# left with one of them at the end while the other idles; the unit tests, milliseconds
+# each, come last and fill the gaps. A file or a file::test (any parameters).
 SLOWEST_FIRST = (
-    "faults/test_faults.py::test_burst_of_1000_webhooks_from_200_phones",        # ~110 s
-    "integration/test_emulator_sh.py::test_up_status_demo_down",                 # ~45 s
-    "integration/test_replay_to_local.py",                                       # ~60 s
-    "faults/test_emulator_restarts.py",                                          # ~45 s
-    "security/test_fuzz.py",                                                     # 2 x ~25 s
-    "integration/test_pubsub_replay.py",                                         # ~30 s
-    "faults/test_quotas.py::test_claude_quota",                                  # 2 x ~15 s
-    "integration/test_admission_stack.py",                                       # ~25 s
-    "faults/test_dead_letters_and_shutdown.py",                                  # ~20 s
-    "faults/test_providers.py::test_claude_failing_for_good_fails_cleanly",      # ~18 s
+    "faults/test_faults.py::test_burst_of_1000_webhooks_from_200_phones",        # 85-120 s
+    "faults/test_emulator_restarts.py",                    # 35-60 s, one worker's stack
+    "integration/test_replay_to_local.py",                                       # 30-55 s
+    "integration/test_emulator_sh.py::test_up_status_demo_down",                 # 40-45 s
+    "security/test_fuzz.py",                                                # 2 x 25-35 s
+    "integration/test_pubsub_replay.py",                                    # 30 s, 17 s
+    "faults/test_quotas.py::test_claude_quota",                             # 2 x 12-25 s
+    "integration/test_admission_stack.py",                                       # 20-25 s
+    "faults/test_dead_letters_and_shutdown.py",                                  # 10-30 s
+    "faults/test_providers.py::test_claude_failing_for_good_fails_cleanly",      # 15-19 s
 )
 
 
