@@ -15,6 +15,8 @@ from typing import Any
 from google.api_core.exceptions import AlreadyExists, Conflict
 from google.cloud import firestore
 
+from jiwa.single_document import read_modify_write
+
 # Firestore document ids may not contain '/', be '.' or '..', match __.*__, or exceed
 # 1,500 bytes (firebase.google.com/docs/firestore/quotas, "Constraints on document IDs").
 _PLAIN_ID = re.compile(r"[A-Za-z0-9._:=+-]{1,200}")  # wamids are base64: = and +
@@ -86,30 +88,26 @@ class SendGuard:
 
 
 class RateLimiter:
-    """`rateLimits/{key}`: at most `limit` events per `window`, counted in a transaction.
+    """`rateLimits/{key}`: at most `limit` events per `window`, counted atomically
+    (jiwa.single_document: one user's messages often arrive together).
 
     Returns whether to act, and whether to say "too many" (only the first time the limit
     is passed in a window, so spam does not make us spam back)."""
 
     def __init__(self, client: firestore.Client, limit: int = 6,
                  window: timedelta = timedelta(minutes=1)) -> None:
-        self._db, self._col = client, client.collection("rateLimits")
+        self._col = client.collection("rateLimits")
         self._limit, self._window = limit, window
 
     def hit(self, key: str) -> tuple[bool, bool]:
-        ref = self._col.document(key)
-
-        @firestore.transactional
-        def txn(transaction: firestore.Transaction) -> tuple[bool, bool]:
-            snap = ref.get(transaction=transaction)
-            record = snap.to_dict() or {}
+        def count(record: dict[str, Any] | None) -> tuple[dict[str, Any], tuple[bool, bool]]:
             now = datetime.now(UTC)
-            start = record.get("windowStart")
-            count = int(record.get("count", 0))
+            start = (record or {}).get("windowStart")
+            hits = int((record or {}).get("count", 0))
             if start is None or now - start > self._window:
-                start, count = now, 0
-            count += 1
-            transaction.set(ref, {"windowStart": start, "count": count})
-            return count <= self._limit, count == self._limit + 1
+                start, hits = now, 0
+            hits += 1
+            return ({"windowStart": start, "count": hits},
+                    (hits <= self._limit, hits == self._limit + 1))
 
-        return txn(self._db.transaction())
+        return read_modify_write(self._col.document(key), count)

@@ -10,7 +10,7 @@ of 6" messages and their previews never trips the limit.
 
 The budget is a GCRA ("virtual scheduling") record per recipient in Firestore
 (`pacing/{phone digest}`): one field, the time the next message would be due at the sustained rate.
-One transaction per message; the notifier's ordered subscription already sends one
+One atomic read-modify-write per message; the notifier's ordered subscription already sends one
 message per job at a time, so contention on a recipient's record is rare.
 """
 
@@ -25,6 +25,7 @@ from typing import Any
 from google.cloud import firestore
 
 from jiwa.crypto import PhoneDigest
+from jiwa.single_document import read_modify_write
 
 
 @dataclass(frozen=True)
@@ -82,19 +83,14 @@ class PairPacer:
     def _update(self, key: str, decide: Callable[[float], tuple[float | None, float | None]]
                 ) -> float | None:
         """Reads the recipient's due time, and writes the new one `decide` returns (None:
-        nothing), in one transaction."""
-        ref = self._client.collection("pacing").document(key)
+        nothing), as one atomic step (jiwa.single_document)."""
 
-        @firestore.transactional
-        def apply(tx: Any) -> float | None:
-            snap = ref.get(transaction=tx)
-            due = float((snap.to_dict() or {}).get("due", 0.0)) if snap.exists else 0.0
-            result, next_due = decide(due)
-            if next_due is not None:
-                # expireAt: the Firestore TTL policy (infra/) drops records of idle users
-                tx.set(ref, {"due": next_due,
-                             "expireAt": datetime.fromtimestamp(next_due + 86400, UTC)})
-            return result
+        def turn(record: dict[str, Any] | None) -> tuple[dict[str, Any] | None, float | None]:
+            result, next_due = decide(float((record or {}).get("due", 0.0)))
+            if next_due is None:
+                return None, result
+            # expireAt: the Firestore TTL policy (infra/) drops records of idle users
+            return {"due": next_due,
+                    "expireAt": datetime.fromtimestamp(next_due + 86400, UTC)}, result
 
-        result: float | None = apply(self._client.transaction())
-        return result
+        return read_modify_write(self._client.collection("pacing").document(key), turn)

@@ -20,6 +20,7 @@ from google.cloud import firestore
 
 from jiwa.crypto import PhoneDigest
 from jiwa.guards import SendGuard
+from jiwa.single_document import read_modify_write
 from jiwa.store import Job
 from jiwa.whatsapp import WhatsAppClient, WhatsAppError
 
@@ -38,7 +39,7 @@ class Held:
 
 class ConversationWindow:
     def __init__(self, client: firestore.Client, phones: PhoneDigest) -> None:
-        self._db, self._col = client, client.collection("conversations")
+        self._col = client.collection("conversations")
         self._phones = phones
 
     def _ref(self, phone: str) -> Any:
@@ -48,16 +49,13 @@ class ConversationWindow:
         """The user wrote at `at` (default now): the window is open for 24 hours from the
         latest message, never moved back by an older one Meta redelivers late. True when
         the window is open now."""
-        ref, sent = self._ref(phone), at or datetime.now(UTC)
+        sent = at or datetime.now(UTC)
 
-        @firestore.transactional
-        def txn(transaction: firestore.Transaction) -> None:
-            record = ref.get(transaction=transaction).to_dict() or {}
-            last = record.get("lastInboundAt")
-            if last is None or sent > last:
-                transaction.set(ref, {"lastInboundAt": sent}, merge=True)
+        def later(record: dict[str, Any] | None) -> tuple[dict[str, Any] | None, None]:
+            last = (record or {}).get("lastInboundAt")
+            return ({"lastInboundAt": sent} if last is None or sent > last else None), None
 
-        txn(self._db.transaction())
+        read_modify_write(self._ref(phone), later)
         return datetime.now(UTC) - sent < WINDOW
 
     def is_open(self, phone: str, now: datetime | None = None) -> bool:
@@ -71,40 +69,32 @@ class ConversationWindow:
     def hold(self, phone: str, held: Held) -> bool:
         """Keep `held` for the user's next message; True when the template asking for it
         must go out now (once per closed window, not once per held message)."""
-        ref = self._ref(phone)
+        entry = {"jobId": held.job_id, "eventId": held.event_id}
 
-        @firestore.transactional
-        def txn(transaction: firestore.Transaction) -> bool:
-            record = ref.get(transaction=transaction).to_dict() or {}
+        def add(record: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
+            record = record or {}
             queue = list(record.get("held") or [])
-            entry = {"jobId": held.job_id, "eventId": held.event_id}
             if entry not in queue:
                 queue.append(entry)
-            asked = record.get("templateSentAt")
-            last = record.get("lastInboundAt")
+            asked, last = record.get("templateSentAt"), record.get("lastInboundAt")
             ask = asked is None or (last is not None and asked < last)
             changes: dict[str, Any] = {"held": queue}
             if ask:
                 changes["templateSentAt"] = datetime.now(UTC)
-            transaction.set(ref, changes, merge=True)
-            return ask
+            return changes, ask
 
-        return bool(txn(self._db.transaction()))
+        return read_modify_write(self._ref(phone), add)
 
     def release(self, phone: str) -> list[Held]:
         """What was held for this user, in order, now that they wrote (cleared at once, so a
         redelivered webhook releases nothing twice)."""
-        ref = self._ref(phone)
 
-        @firestore.transactional
-        def txn(transaction: firestore.Transaction) -> list[Held]:
-            record = ref.get(transaction=transaction).to_dict() or {}
-            queue = list(record.get("held") or [])
-            if queue:
-                transaction.set(ref, {"held": []}, merge=True)
-            return [Held(e["jobId"], e["eventId"]) for e in queue]
+        def clear(record: dict[str, Any] | None) -> tuple[dict[str, Any] | None, list[Held]]:
+            queue = list((record or {}).get("held") or [])
+            return ({"held": []} if queue else None), [Held(e["jobId"], e["eventId"])
+                                                       for e in queue]
 
-        return list(txn(self._db.transaction()))
+        return read_modify_write(self._ref(phone), clear)
 
 
 class HeldMessages:

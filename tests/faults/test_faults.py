@@ -245,9 +245,10 @@ def test_burst_of_1000_webhooks_from_200_phones(harness: Harness, record) -> Non
 
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         codes = list(pool.map(post, bodies))
-    retried = [b for b, c in zip(bodies, codes, strict=True) if c != 200]
-    for raw in retried:  # what WhatsApp would do with a non-2xx answer
-        assert post(raw) == 200
+        retried = [b for b, c in zip(bodies, codes, strict=True) if c != 200]
+        # what WhatsApp does with a non-2xx answer: deliver it again later, each user's
+        # redeliveries alongside everyone else's
+        assert set(pool.map(post, retried)) <= {200}
     # The webhook answers within the request, and marks a message answered only after
     # its answer is sent: with every message marked, every answer is in the stand-in.
     assert set(harness.statuses("inboundMessages", wamids).values()) == {"sent"}
