@@ -2,8 +2,10 @@
 
 Read the document, decide, then write only if nobody wrote it since: `create()` when it
 did not exist (fails with AlreadyExists), else an update with a precondition on the update
-time it was read at (fails with FailedPrecondition; Firestore's `Precondition.update_time`,
-firestore.googleapis.com v1 reference). Whoever lost reads again and decides again.
+time it was read at (Firestore's `Precondition.update_time`: "the stored version (...) does
+not match the required base version (...)", FAILED_PRECONDITION, as quoted in
+GoogleCloudPlatform/spring-cloud-gcp#2163). Whoever lost reads again and decides again;
+so does whoever found the document gone (a TTL policy deletes idle users' records).
 
 Why not a transaction, for one document: the server client libraries' transactions take
 pessimistic locks (Firebase docs, "Transactions and batched writes"). Two that both read
@@ -21,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from google.api_core.exceptions import AlreadyExists, Conflict, FailedPrecondition
+from google.api_core.exceptions import AlreadyExists, Conflict, FailedPrecondition, NotFound
 
 # The document as read (None: it does not exist) -> (the fields to write, or None to
 # write nothing; what to return). Called again after a lost race: no side effects.
@@ -49,7 +51,7 @@ def read_modify_write[T](ref: Any, change: Change[T], *, attempts: int = ATTEMPT
             else:
                 ref.create(fields)
             return result
-        except (AlreadyExists, Conflict, FailedPrecondition):
+        except (AlreadyExists, Conflict, FailedPrecondition, NotFound):
             # someone wrote between our read and our write; back off a little, at random,
             # so the writers who lost together do not collide again together
             sleep(random.uniform(0, min(0.002 * 2 ** attempt, 0.1)))  # noqa: S311 (jitter)

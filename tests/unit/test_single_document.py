@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from google.api_core.exceptions import AlreadyExists, FailedPrecondition
+from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
 
 from jiwa.single_document import ContentionError, read_modify_write
 
@@ -90,3 +90,17 @@ def test_a_change_that_writes_nothing_writes_nothing() -> None:
     doc = _Document({"count": 1}, lose=0)
     assert read_modify_write(doc, lambda record: (None, "unchanged")) == "unchanged"
     assert doc.writes == []
+
+
+class _Vanishing(_Document):
+    """A document that a TTL policy deletes between our read and our update."""
+
+    def update(self, fields: dict[str, Any], option: dict[str, Any]) -> None:
+        self.data = None
+        raise NotFound("no entity to update")
+
+
+def test_a_document_deleted_under_us_is_created_again() -> None:
+    doc = _Vanishing({"count": 3}, lose=0)
+    assert read_modify_write(doc, _increment, sleep=lambda _: None) == 1
+    assert doc.writes == [("create", {"count": 1})]
