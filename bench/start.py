@@ -2,7 +2,7 @@
 asserts nothing about time (tests/unit/test_job_imports.py guards the imports instead).
 
 - imports: a fresh interpreter, with the stack's job environment, builds the job's runner
-  (jiwa.job.__main__.prepare: everything before its first Firestore read) under
+  (jiwa.job.start, then prepare: everything before its first Firestore read) under
   `python -X importtime`; the total, the ten costliest packages, and which of the heavy
   SDKs were loaded. Then the same without -X importtime, for the wall time of a cold start
   up to a ready runner (importtime's own bookkeeping inflates its numbers).
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -28,13 +27,16 @@ from bench.run import Driver, _stats, machine, phone, stack, write_results
 RUNS, COLD_STARTS = 10, 5
 HEAVY = ("anthropic", "fal_client", "trafilatura", "lxml", "extruct", "httpx",
          "google.cloud.storage", "google.cloud.firestore", "google.cloud.pubsub_v1", "grpc")
-# Prints which heavy modules the prepared runner loaded (one JSON line on stdout).
+# Prints, once the runner is ready, which heavy modules it loaded, the clock and the
+# process's CPU so far (one JSON line on stdout): the interpreter's exit, after, is not
+# part of a job's start (a collection of everything there is, unless it was frozen).
 PREPARE = f"""
-import json, sys
-from jiwa.job.__main__ import prepare
+import json, sys, time
+from jiwa.job.start import job_module
 from jiwa.settings import Settings
-prepare(Settings.from_env(required=["project"]))
-print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))
+job_module().prepare(Settings.from_env(required=["project"]))
+print(json.dumps({{"loaded": [m for m in {HEAVY!r} if m in sys.modules],
+                  "ready_at": time.time(), "cpu_s": time.process_time()}}))
 """
 
 
@@ -58,23 +60,17 @@ def imports(env: dict[str, str]) -> dict[str, Any]:
     top = sorted(by_package.items(), key=lambda kv: kv[1], reverse=True)[:10]
     walls, cpus = [], []
     for _ in range(COLD_STARTS):
-        t0, used = time.perf_counter(), _children_cpu()
-        subprocess.run([sys.executable, "-c", PREPARE], env=env, capture_output=True,
-                       check=True)
-        walls.append(time.perf_counter() - t0)
-        cpus.append(_children_cpu() - used)
+        started = time.time()
+        ready = json.loads(subprocess.run(
+            [sys.executable, "-c", PREPARE], env=env, capture_output=True, text=True,
+            check=True).stdout.strip().splitlines()[-1])
+        walls.append(ready["ready_at"] - started)
+        cpus.append(ready["cpu_s"])
     return {"total_ms": round(total / 1000, 1),
             "top": [{"package": p, "self_ms": round(us / 1000, 1)} for p, us in top],
-            "loaded": json.loads(done.stdout.strip().splitlines()[-1]),
+            "loaded": json.loads(done.stdout.strip().splitlines()[-1])["loaded"],
             "cold_start_to_runner_ms": _stats(walls),
             "cold_start_to_runner_cpu_ms": _stats(cpus), "cold_starts": COLD_STARTS}
-
-
-def _children_cpu() -> float:
-    """User + system seconds of our finished children: steadier than wall time on a
-    machine that other work shares."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def first_event(d: Driver, runs: int) -> dict[str, Any]:

@@ -3,7 +3,10 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from jiwa import app
+from jiwa.startup import bulk_imports
+
+with bulk_imports():  # every handler's code, at the instance's start: see jiwa.startup
+    from jiwa import app
 
 
 @functions_framework.cloud_event

@@ -3,7 +3,10 @@
 import flask
 import functions_framework
 
-from jiwa import app
+from jiwa.startup import bulk_imports
+
+with bulk_imports():  # every handler's code, at the instance's start: see jiwa.startup
+    from jiwa import app
 
 # The page's URL carries the login code and state: no referrer, no framing, no script.
 SECURITY_HEADERS = {

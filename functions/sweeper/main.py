@@ -5,7 +5,10 @@ import json
 import flask
 import functions_framework
 
-from jiwa import app
+from jiwa.startup import bulk_imports
+
+with bulk_imports():  # every handler's code, at the instance's start: see jiwa.startup
+    from jiwa import app
 
 
 @functions_framework.http

@@ -3,8 +3,11 @@
 import flask
 import functions_framework
 
-from jiwa import app
-from jiwa.handlers.webhook import MAX_BODY_BYTES
+from jiwa.startup import bulk_imports
+
+with bulk_imports():  # every handler's code, at the instance's start: see jiwa.startup
+    from jiwa import app
+    from jiwa.handlers.webhook import MAX_BODY_BYTES
 
 
 @functions_framework.http

@@ -174,7 +174,7 @@ def test_jiwa_dev_is_not_in_the_build_context_nor_in_the_wheel(tmp_path: Path) -
     assert "jiwa/job/__main__.py" in names and "jiwa/data/personas.json" in names
     assert not [n for n in names if n.startswith("jiwa/dev/")]
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "jiwa-job = jiwa.job.__main__:main" in zipfile.ZipFile(wheel).read(
+    assert "jiwa-job = jiwa.job.start:main" in zipfile.ZipFile(wheel).read(
         entry_points).decode()
 
 

@@ -20,6 +20,7 @@ from jiwa import lifecycle, logs
 from jiwa.clients import Clients
 from jiwa.job.runner import JobRunner, Wave
 from jiwa.settings import SettingError, Settings
+from jiwa.startup import bulk_imports
 
 log = logging.getLogger("jiwa.job")
 
@@ -60,11 +61,14 @@ def admission_release(settings: Settings, clients: Clients) -> Callable[[str], i
 
 def prepare(settings: Settings) -> JobRunner:
     """The runner, with everything done before its first Firestore read (bench/start.py
-    measures this; tests/unit/test_job_imports.py checks what it loads)."""
+    measures this; tests/unit/test_job_imports.py checks what it loads). The clients and
+    the pipeline import more (Pub/Sub's client, the waves' modules): as at the start."""
     warn_about_retirements(settings, date.today())
-    clients = Clients(settings)
-    return JobRunner(clients.store, clients.publisher,
-                     load_pipeline(settings.pipeline)(clients),
+    with bulk_imports():
+        clients = Clients(settings)
+        publisher = clients.publisher
+        pipeline = load_pipeline(settings.pipeline)(clients)
+    return JobRunner(clients.store, publisher, pipeline,
                      max_attempts=settings.job_max_attempts,
                      heartbeat_seconds=settings.heartbeat_seconds,
                      on_end=admission_release(settings, clients))

@@ -16,11 +16,11 @@ def _attempt(attempt: int, fork: bool) -> int:
     env = {"CLOUD_RUN_TASK_ATTEMPT": str(attempt),
            "CLOUD_RUN_EXECUTION": os.environ.get("CLOUD_RUN_EXECUTION", "local")}
     if not fork:
-        return subprocess.call([sys.executable, "-m", "jiwa.job"], env={**os.environ, **env})
+        return subprocess.call([sys.executable, "-m", "jiwa.job.start"], env={**os.environ, **env})
     pid = os.fork()
     if pid == 0:
         os.environ.update(env)
-        from jiwa.job.__main__ import main as run_job
+        from jiwa.job.start import main as run_job
 
         run_job()  # exits, through the frames above, with the job's code
         raise SystemExit(0)

@@ -27,6 +27,8 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
+from jiwa.startup import bulk_imports
+
 # The job's entry point and the SDK the waves load first; then every wave's module
 # (jiwa.waves.MODULES), what the later waves warm up, and the pipeline JIWA_PIPELINE names.
 PRELOAD = ("jiwa.job.__main__", "anthropic", "jiwa.ai")
@@ -38,9 +40,12 @@ def preload(environ: dict[str, str]) -> None:
 
     pipeline = environ.get("JIWA_PIPELINE", "").partition(":")[0]
     waves = [f"jiwa.waves.{name}" for name, _ in MODULES]
-    for name in (*PRELOAD, *waves, *([pipeline] if pipeline else [])):
-        importlib.import_module(name)
-    later_waves(None)
+    # paused collection, then frozen: faster, and the forked jobs share these pages
+    # instead of copying each one a collection would have written to
+    with bulk_imports():
+        for name in (*PRELOAD, *waves, *([pipeline] if pipeline else [])):
+            importlib.import_module(name)
+        later_waves(None)
 
 
 def serve(requests: IO[str], replies: IO[str]) -> Callable[[], int] | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from jiwa.clients import Clients
 from jiwa.job.runner import Wave, WaveContext
+from jiwa.startup import bulk_imports
 from jiwa.usage import usage_key
 from jiwa.waves.services import WaveServices
 
@@ -46,8 +47,9 @@ def build_pipeline(clients: Clients) -> list[Wave]:
 
     def bind(name: str) -> Callable[[WaveContext], Awaitable[dict[str, Any]]]:
         async def bound(ctx: WaveContext) -> dict[str, Any]:
-            fn: WaveFn = importlib.import_module(f"jiwa.waves.{name}").run
-            wave_services = services()
+            with bulk_imports():  # the wave's module and, at the first, its clients' SDKs
+                fn: WaveFn = importlib.import_module(f"jiwa.waves.{name}").run
+                wave_services = services()
             # Not emptied here: what was spent since the last wave's record (images the
             # calendar wave started, finishing while the runner checkpointed) was billed
             # too, and counts in this wave's entry.

@@ -15,6 +15,8 @@ import importlib
 import logging
 from datetime import datetime
 
+from jiwa.startup import bulk_imports
+
 log = logging.getLogger("jiwa.waves")
 
 LATER = ("jiwa.waves.influencers", "jiwa.waves.calendar", "jiwa.waves.prompts",
@@ -22,14 +24,15 @@ LATER = ("jiwa.waves.influencers", "jiwa.waves.calendar", "jiwa.waves.prompts",
 
 
 def later_waves(created: datetime | None) -> None:
-    from jiwa.commerce_dates import dates_between, planning_window
+    with bulk_imports():
+        from jiwa.commerce_dates import dates_between, planning_window
 
-    for name in LATER:
-        importlib.import_module(name)
-    from PIL import Image
+        for name in LATER:
+            importlib.import_module(name)
+        from PIL import Image
 
-    Image.preinit()  # the PNG and JPEG decoders the image checks open
-    dates_between(*planning_window(created))  # the window's holidays, cached per year
+        Image.preinit()  # the PNG and JPEG decoders the image checks open
+        dates_between(*planning_window(created))  # the window's holidays, cached per year
 
 
 def later_waves_in_background(created: datetime | None) -> asyncio.Future[None]:

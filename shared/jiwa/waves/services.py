@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from jiwa.clients import Clients, shared_tls
 from jiwa.events import ProgressKind
 from jiwa.settings import Settings
+from jiwa.startup import bulk_imports
 from jiwa.store import JobStore
 from jiwa.usage import Usage
 from jiwa.waves.image_work import ImageWork
@@ -74,7 +75,8 @@ class WaveServices:
         from jiwa.scrape import SafeFetcher
 
         def connect_claude() -> anthropic.AsyncAnthropic:
-            import anthropic  # here, not at start: see Claude
+            with bulk_imports():  # here, not at start: see Claude
+                import anthropic
 
             return anthropic.AsyncAnthropic(
                 api_key=s.anthropic_api_key, base_url=s.anthropic_base_url,

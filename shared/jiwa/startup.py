@@ -1,0 +1,38 @@
+"""A cold start's imports, without the cyclic garbage collector walking them.
+
+Importing the job's code creates a few hundred thousand objects (modules, classes,
+functions, their dicts) and keeps nearly all of them. Python's collector runs every 2,000
+or so new objects and, as the older generations grow, walks what the imports made again
+and again, freeing almost nothing. So `bulk_imports` pauses it while the imports run, then
+moves everything they made to the permanent generation (`gc.freeze`, Python docs, "gc"),
+where no later collection walks it: the runner is ready sooner, and the job's own work
+is collected among its own objects only. Re-enabling without the freeze would leave all
+of them in the youngest generation, walked at the next collections: slower than never
+pausing (measured here, bench/results/start-comparison.md).
+
+Used at a process's start (the job's command, the warm job starter, each function's
+module) and around the job's later bursts of imports: the Claude SDK (about 1.7 s of CPU,
+in a thread while waves 1 and 2 run), each wave's module, the later waves' preload.
+Whatever is alive at a freeze is never collected as a cycle afterwards: at a start that
+is the imports alone; in the job, also the few objects its waves hold at that moment,
+a bounded amount for a process that lives a few minutes.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def bulk_imports() -> Iterator[None]:
+    """Run the block's imports with the collector paused; freeze what exists after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
