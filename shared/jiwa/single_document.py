@@ -13,7 +13,7 @@ the document and then both write wait on each other; Firestore breaks that by ab
 one, and the Firestore emulator only at its fixed 2-second lock timeout (firebase-tools
 #6758, #2452), which is what five webhooks of one user arriving together met. A
 transaction also costs three round trips (begin, read, commit) where this costs two, on
-the webhook's path.
+the webhook's path (docs/decisions/0016).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ moves everything they made to the permanent generation (`gc.freeze`, Python docs
 where no later collection walks it: the runner is ready sooner, and the job's own work
 is collected among its own objects only. Re-enabling without the freeze would leave all
 of them in the youngest generation, walked at the next collections: slower than never
-pausing (measured here, bench/results/start-comparison.md).
+pausing (measured here, bench/results/start-comparison.md; docs/decisions/0017).
 
 Used at a process's start (the job's command, the warm job starter, each function's
 module) and around the job's later bursts of imports: the Claude SDK (about 1.7 s of CPU,
