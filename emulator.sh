@@ -228,11 +228,13 @@ case "$cmd" in
     "$VENV/bin/ruff" check .
     "$VENV/bin/mypy"
     "$VENV/bin/mypy" functions/*/main.py   # one run: each is checked as functions.<name>.main
-    # Two pytest-xdist workers (JIWA_TEST_WORKERS=0: one process): in the full run each has
-    # its own local stack (the session fixtures), and the integration tests mostly wait on
-    # emulators and processes, so two share the machine's two cores well; the fast tier's
-    # unit tests split across both cores (README "Testing" has the times).
-    args=(-n "${JIWA_TEST_WORKERS:-2}" "${args[@]}")
+    # pytest-xdist workers (JIWA_TEST_WORKERS=0: one process). The fast tier's unit tests
+    # are CPU: two, one a core. In the full run each worker has its own local stack (the
+    # session fixtures) and the integration tests partly wait on emulators, processes and
+    # injected latencies: three keep the two cores busier (6:04-6:07 against 6:33-6:40 with
+    # two, this stop's runs; four were no faster). README "Testing" has the times.
+    if [ "$fast" -eq 1 ]; then workers="${JIWA_TEST_WORKERS:-2}"; else workers="${JIWA_TEST_WORKERS:-3}"; fi
+    args=(-n "$workers" "${args[@]}")
     if [ "$fast" -eq 1 ]; then
       args=(-m "not integration" "${args[@]}")
     else
