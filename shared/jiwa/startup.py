@@ -21,18 +21,21 @@ a bounded amount for a process that lives a few minutes.
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 
 @contextmanager
 def bulk_imports() -> Iterator[None]:
-    """Run the block's imports with the collector paused; freeze what exists after."""
-    was_enabled = gc.isenabled()
+    """Run the block's imports with the collector paused; freeze what exists after, if
+    the block imported anything (a wave whose module is loaded freezes nothing)."""
+    was_enabled, modules = gc.isenabled(), len(sys.modules)
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
+        if len(sys.modules) != modules:
+            gc.freeze()
         if was_enabled:
             gc.enable()

@@ -25,9 +25,9 @@ def test_the_block_runs_uncollected_and_its_objects_end_frozen() -> None:
     gc.unfreeze()
     gc.enable()
     seen: list[bool] = []
+    sys.modules.pop("jiwa.dev.quotas", None)  # so the block imports it
     with bulk_imports():
         seen.append(gc.isenabled())
-        sys.modules.pop("jiwa.dev.quotas", None)
         importlib.import_module("jiwa.dev.quotas")
         made = [object() for _ in range(10)]
     assert seen == [False]
@@ -35,6 +35,15 @@ def test_the_block_runs_uncollected_and_its_objects_end_frozen() -> None:
     # frozen: in no generation a collection walks (get_objects lists those)
     assert gc.get_freeze_count() > 1000
     assert not any(tracked is made for tracked in gc.get_objects())
+
+
+def test_a_block_that_imports_nothing_freezes_nothing() -> None:
+    gc.unfreeze()
+    with bulk_imports():
+        importlib.import_module("jiwa.startup")  # loaded already
+        made = [object()]
+    assert gc.get_freeze_count() == 0
+    assert any(tracked is made for tracked in gc.get_objects())
 
 
 def test_a_paused_collector_stays_paused() -> None:
