@@ -33,7 +33,9 @@ calendar that differs from the first), "fail": [{"status": 429|529|500, "times":
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.util
 import json
 import re
 import secrets
@@ -41,6 +43,7 @@ import threading
 import time
 import typing
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -68,12 +71,26 @@ REJECTS_FORCED_TOOL = {"claude-sonnet-5-5"}
 def known_models() -> set[str]:
     """The model ids the installed SDK lists (`anthropic.types.Model`), less those past the
     end of life in its deprecation table: the models the real API still serves."""
-    from anthropic.types import model as model_module
+    return {m for m in sdk_model_ids() if not claude_model(m).retired(date.today())}
 
-    listed: set[str] = set()
-    for arm in typing.get_args(model_module.Model):
-        listed.update(a for a in typing.get_args(arm) if isinstance(a, str))
-    return {m for m in listed if not claude_model(m).retired(date.today())}
+
+def sdk_model_ids() -> set[str]:
+    """Every id in the installed SDK's `anthropic.types.Model`, read from its file as
+    jiwa.lifecycle reads the SDK's deprecation table: importing the SDK for them cost the
+    stand-ins process 2 s of CPU at every stack start, most of its start."""
+    package = importlib.util.find_spec("anthropic")  # finds, does not import
+    path = (Path(package.submodule_search_locations[0]) / "types" / "model.py"
+            if package is not None and package.submodule_search_locations else None)
+    if path is not None and path.exists():
+        for node in ast.parse(path.read_text()).body:
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                    and node.target.id == "Model" and node.value is not None):
+                return {c.value for c in ast.walk(node.value)
+                        if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+    from anthropic.types import model as model_module  # a layout we do not know: import
+
+    return {a for arm in typing.get_args(model_module.Model) for a in typing.get_args(arm)
+            if isinstance(a, str)}
 
 
 def _prompt_text(body: dict[str, Any]) -> str:
