@@ -54,7 +54,7 @@ class _Document:
         self.data = dict(fields)
 
     def update(self, fields: dict[str, Any], option: dict[str, Any]) -> None:
-        assert option == {"last_update_time": self.version} or self.lose
+        assert option == {"last_update_time": self.version}  # the version we were read at
         self._race(FailedPrecondition)
         self.writes.append(("update", fields))
         self.data = {**(self.data or {}), **fields}
