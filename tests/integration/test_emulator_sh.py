@@ -55,4 +55,4 @@ def test_up_status_demo_down(tmp_path: Path) -> None:
     assert "WhatsApp ▸ Semua 6 gambar siap!" in out
     assert "status COMPLETED" in out and "./emulator.sh down" in out
     saved = out.split("Previews saved in ")[1].split("\n")[0].strip()
-    assert len(list(Path(saved).glob("preview-*.png"))) == 6
+    assert len(list(Path(saved).glob("preview-*.jpg"))) == 6

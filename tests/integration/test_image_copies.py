@@ -44,10 +44,10 @@ def test_kept_images_are_ours_and_outlive_fal(harness: Harness, real: Callable[.
     stored = {}
     for image in images:
         assert image["object"] == (f"businesses/{job.business_id}/jobs/{job_id}/"
-                                   f"image-{image['index']}-{image['post']}.png")
+                                   f"image-{image['index']}-{image['post']}.jpg")
         data = ours.get(image["object"])
         assert (len(data), hashlib.sha256(data).hexdigest(), image["content_type"]) == (
-            image["size"], image["sha256"], "image/png")
+            image["size"], image["sha256"], "image/jpeg")
         stored[hashlib.sha256(data).hexdigest()] = data
 
     # the gate scored the downloaded copy, never fal's URL

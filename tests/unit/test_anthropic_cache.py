@@ -1,10 +1,15 @@
-"""The Anthropic stand-in's prompt cache follows the documented rules (anthropic_cache)."""
+"""The Anthropic stand-in's usage follows the documented rules: prompt caching, image
+tokens (anthropic_cache); and fal's stand-in makes the images fal would (fal_standin)."""
 
 from __future__ import annotations
 
+import base64
+import io
+from urllib.parse import urlsplit
+
 import pytest
 
-from jiwa.dev.anthropic_cache import PromptCache, TooManyBreakpointsError
+from jiwa.dev.anthropic_cache import ImageUnreadableError, PromptCache, TooManyBreakpointsError
 
 MARK = {"type": "ephemeral"}
 SONNET = "claude-sonnet-5-5"
@@ -51,3 +56,56 @@ def test_a_changed_prefix_misses_and_five_marks_are_refused() -> None:
         {"type": "text", "text": str(i), "cache_control": MARK} for i in range(5)]}]}
     with pytest.raises(TooManyBreakpointsError):
         cache.usage(SONNET, many)
+
+
+def image_block(data: bytes) -> dict:
+    return {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg",
+                                        "data": base64.b64encode(data).decode()}}
+
+
+def test_an_image_costs_its_pixels_over_750_and_a_large_one_is_scaled_first() -> None:
+    from jiwa.dev.fal_standin import render
+
+    square = render("kopi", 1, 1024, 1024, "jpeg")  # what fal's square_hd gives
+    big = render("kopi", 1, 3136, 1568, "png")  # long edge twice the limit: halved
+    cache = PromptCache()
+    for data, tokens in ((square, 1024 * 1024 // 750), (big, 1568 * 784 // 750)):
+        usage = cache.usage(SONNET, {"messages": [{"role": "user", "content": [
+            image_block(data)]}]})
+        assert usage["input_tokens"] == tokens
+
+
+def test_an_image_the_api_cannot_read_is_refused() -> None:
+    cache = PromptCache()
+    for source in ({"type": "base64", "media_type": "image/png",
+                    "data": base64.b64encode(b"not an image").decode()},
+                   {"type": "url", "url": "http://127.0.0.1:9/gone.jpeg"}):
+        with pytest.raises(ImageUnreadableError):
+            cache.usage(SONNET, {"messages": [{"role": "user", "content": [
+                {"type": "image", "source": source}]}]})
+
+
+@pytest.mark.parametrize(("size", "fmt", "expected"), [
+    ("square_hd", None, (1024, 1024, "image/jpeg")),
+    (None, None, (1024, 768, "image/jpeg")),  # fal's default: landscape_4_3, JPEG
+    ({"width": 640, "height": 480}, "png", (640, 480, "image/png"))])
+def test_fal_gives_the_size_and_format_asked_for(size: object, fmt: str | None,
+                                                 expected: tuple[int, int, str]) -> None:
+    from PIL import Image
+
+    from jiwa.dev.fal_standin import create_app
+
+    client = create_app(key="k").test_client()
+    args = {"prompt": "es kopi", **({"image_size": size} if size else {}),
+            **({"output_format": fmt} if fmt else {})}
+    submitted = client.post("/fal-ai/flux/schnell", json=args,
+                            headers={"Authorization": "Key k"}).get_json()
+    result = client.get(f"/requests/{submitted['request_id']}").get_json()["images"][0]
+    assert (result["width"], result["height"], result["content_type"]) == expected
+    served = client.get(urlsplit(result["url"]).path)
+    with Image.open(io.BytesIO(served.data)) as image:
+        assert image.size == expected[:2]
+        assert Image.MIME[image.format or ""] == expected[2] == served.mimetype
+    refused = client.post("/fal-ai/flux/schnell", json={"prompt": "x", "image_size": "huge"},
+                          headers={"Authorization": "Key k"})
+    assert refused.status_code == 422 and "image_size" in refused.get_json()["detail"][0]["msg"]

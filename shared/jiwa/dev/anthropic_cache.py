@@ -29,7 +29,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -61,20 +60,56 @@ def prompt_blocks(body: dict[str, Any]) -> list[dict[str, Any]]:
     return blocks
 
 
+class ImageUnreadableError(ValueError):
+    """An image block whose picture the API cannot read (a URL it cannot fetch, bytes
+    that are no image): the API answers 400 invalid_request_error."""
+
+
+# Anthropic's vision docs (platform.claude.com/docs/en/build-with-claude/vision, "Evaluate
+# image size", read 2026-11): an image costs about width * height / 750 tokens; one whose
+# long edge is over 1568 px is first scaled down, keeping its aspect ratio. A URL source is
+# fetched by the API and billed the same as the same bytes sent in base64.
+LONG_EDGE = 1568
+PIXELS_PER_TOKEN = 750
+
+
+def image_tokens(source: dict[str, Any]) -> int:
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    if source.get("type") == "base64":
+        try:
+            data = base64.b64decode(source.get("data", ""), validate=False)
+        except ValueError as exc:
+            raise ImageUnreadableError("image.source.base64: invalid base64 data") from exc
+    elif source.get("type") == "url":
+        import httpx
+
+        try:
+            response = httpx.get(str(source.get("url", "")), timeout=10, follow_redirects=True)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            # The wording is the stand-in's; the real API's 400 text was not found.
+            raise ImageUnreadableError(
+                f"image.source.url: could not fetch the image ({type(exc).__name__})") from exc
+        data = response.content
+    else:
+        return 0
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ImageUnreadableError("image.source: the data is not a readable image") from exc
+    scale = min(1.0, LONG_EDGE / max(width, height, 1))
+    return int(round(width * scale) * round(height * scale) / PIXELS_PER_TOKEN)
+
+
 def block_tokens(block: dict[str, Any]) -> int:
     if block.get("type") == "text":
         return -(-len(block.get("text", "")) // CHARS_PER_TOKEN)
     if block.get("type") == "image":
-        # Anthropic's vision docs: an image costs about width * height / 750 tokens. We
-        # read the size from a PNG's header (fal's stand-in renders PNGs); others count 0.
-        source = block.get("source") or {}
-        try:
-            head = base64.b64decode(source.get("data", "")[:44])
-        except ValueError:
-            return 0
-        if source.get("type") == "base64" and head[:8] == b"\x89PNG\r\n\x1a\n":
-            width, height = struct.unpack(">II", head[16:24])
-            return int(width * height / 750)
+        return image_tokens(block.get("source") or {})
     return 0
 
 

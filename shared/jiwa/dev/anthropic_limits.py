@@ -37,7 +37,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from jiwa.dev.anthropic_cache import PromptCache, TooManyBreakpointsError
+from jiwa.dev.anthropic_cache import ImageUnreadableError, PromptCache, TooManyBreakpointsError
 from jiwa.dev.faults import FaultPlan
 from jiwa.dev.quotas import Verdict
 
@@ -59,7 +59,7 @@ def install(app: Flask, faults: FaultPlan, cache: PromptCache) -> None:
             return _limited(requests, "requests", "requests")
         try:
             usage = cache.peek(model, body)
-        except TooManyBreakpointsError:
+        except (TooManyBreakpointsError, ImageUnreadableError):
             return None  # the stand-in answers that 400 itself
         counted = usage["input_tokens"] + usage["cache_creation_input_tokens"]
         tokens = faults.quota("anthropic_input_tokens", key, max(1, counted))

@@ -51,6 +51,7 @@ from flask import Flask, Response, jsonify, request
 from jiwa.dev import anthropic_limits, anthropic_sse
 from jiwa.dev.anthropic_cache import (
     CHARS_PER_TOKEN,
+    ImageUnreadableError,
     PromptCache,
     TooManyBreakpointsError,
     prompt_blocks,
@@ -266,7 +267,7 @@ def create_app(plan: FaultPlan | None = None) -> Flask:
             return _error(status, ERRORS.get(status, "api_error"), "Injected failure")
         try:
             usage = cache.usage(model, body)
-        except TooManyBreakpointsError as exc:
+        except (TooManyBreakpointsError, ImageUnreadableError) as exc:
             return _error(400, "invalid_request_error", str(exc))
         text = _prompt_text(body)
 

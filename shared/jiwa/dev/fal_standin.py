@@ -1,8 +1,9 @@
-"""Local stand-in for fal.ai's queue API (a development tool), rendering real PNGs.
+"""Local stand-in for fal.ai's queue API (a development tool), rendering real images.
 
 `POST /{model}` submits; status, result and cancel URLs point back here; `GET
-/files/{id}.png` serves a picture drawn from the prompt (colours and shapes from its
-hash, so different prompts give different images). Faults: `{"latency_ms": per-image
+/files/{id}.{jpeg|png}` serves a picture drawn from the prompt (colours and shapes from its
+hash, so different prompts give different images) at the size and in the format fal would
+give (`image_size`, `output_format`: see `requested_image`). Faults: `{"latency_ms": per-image
 render time, "fail": [{"status": 500, "times": n}] (results), "fail_always": 500,
 "hang": n (the next n requests never finish, as a stuck generation), "quotas":
 {"fal_concurrent": {"limit": n}} (at most n requests of one key IN_PROGRESS at once, the
@@ -29,21 +30,52 @@ from flask import Flask, Response, jsonify, request
 
 from jiwa.dev.faults import FaultPlan, add_control_routes
 
+# FLUX.1 [schnell] on fal (fal.ai/models/fal-ai/flux-1/schnell/llms.txt, read 2026-11):
+# `image_size` is a preset or {"width", "height"}, default "landscape_4_3"; the result's
+# images are JPEG unless `output_format` asks for "png" (WIRE.md: content_type image/jpeg).
+# The presets' pixel sizes are those fal's FLUX endpoints give (the same table in several
+# fal clients, e.g. the fal-to-BFL size maps), square_hd being 1024 x 1024: the size Claude
+# then bills for the image when it scores it (jiwa/dev/anthropic_cache.py).
+IMAGE_SIZES = {"square_hd": (1024, 1024), "square": (512, 512),
+               "portrait_4_3": (768, 1024), "portrait_16_9": (576, 1024),
+               "landscape_4_3": (1024, 768), "landscape_16_9": (1024, 576)}
+FORMATS = {"jpeg": "image/jpeg", "png": "image/png"}
 
-def render_png(prompt: str, seed: int, size: int = 256) -> bytes:
+
+def requested_image(args: dict[str, Any]) -> tuple[int, int, str]:
+    """(width, height, format) of the image fal makes for these arguments; ValueError names
+    the argument fal would refuse."""
+    size = args.get("image_size", "landscape_4_3")
+    if isinstance(size, dict):
+        width, height = int(size.get("width", 0)), int(size.get("height", 0))
+        if not (0 < width <= 14142 and 0 < height <= 14142):
+            raise ValueError("image_size: width and height must be positive")
+    elif size in IMAGE_SIZES:
+        width, height = IMAGE_SIZES[size]
+    else:
+        raise ValueError(f"image_size: unexpected value {size!r}")
+    fmt = args.get("output_format", "jpeg")
+    if fmt not in FORMATS:
+        raise ValueError(f"output_format: unexpected value {fmt!r}")
+    return width, height, fmt
+
+
+def render(prompt: str, seed: int, width: int = 256, height: int = 256,
+           fmt: str = "png") -> bytes:
     from PIL import Image, ImageDraw
 
     digest = hashlib.sha256(f"{prompt}|{seed}".encode()).digest()
-    image = Image.new("RGB", (size, size), (digest[0], digest[1], digest[2]))
+    image = Image.new("RGB", (width, height), (digest[0], digest[1], digest[2]))
     draw = ImageDraw.Draw(image)
+    side = min(width, height)
     for i in range(6):
-        x, y = digest[3 + i] % size, digest[9 + i] % size
-        r = 20 + digest[15 + i] % (size // 3)
+        x, y = digest[3 + i] % width, digest[9 + i] % height
+        r = 20 + digest[15 + i] % (side // 3)
         draw.ellipse((x - r, y - r, x + r, y + r), fill=(digest[21 + i], digest[22 + i],
                                                          digest[23 + i]))
-    draw.text((8, size - 20), prompt[:40], fill=(255, 255, 255))
+    draw.text((8, height - 20), prompt[:40], fill=(255, 255, 255))
     out = io.BytesIO()
-    image.save(out, format="PNG")
+    image.save(out, format="PNG" if fmt == "png" else "JPEG", quality=90)
     return out.getvalue()
 
 
@@ -89,6 +121,11 @@ def create_app(plan: FaultPlan | None = None, key: str | None = None) -> Flask:
         if not request.headers.get("Authorization", "").startswith("Key "):
             return jsonify({"detail": "missing key"}), 401
         args = request.get_json(force=True)
+        try:
+            requested_image(args)
+        except ValueError as exc:  # fal validates the input at submit: 422 with its detail
+            return jsonify({"detail": [{"loc": ["body", str(exc).split(":")[0]],
+                                        "msg": str(exc), "type": "value_error"}]}), 422
         request_id = secrets.token_hex(8)
         with lock:
             jobs[request_id] = {"model": model, "arguments": args, "submitted": time.monotonic(),
@@ -159,8 +196,9 @@ def create_app(plan: FaultPlan | None = None, key: str | None = None) -> Flask:
         args = job["arguments"]
         seed = int(args.get("seed") or 0)
         base = request.host_url.rstrip("/")
-        return jsonify({"images": [{"url": f"{base}/files/{request_id}.png", "width": 256,
-                                    "height": 256, "content_type": "image/png"}],
+        width, height, fmt = requested_image(args)
+        return jsonify({"images": [{"url": f"{base}/files/{request_id}.{fmt}", "width": width,
+                                    "height": height, "content_type": FORMATS[fmt]}],
                         "timings": {"inference": 0.4}, "seed": seed,
                         "has_nsfw_concepts": [False], "prompt": args.get("prompt", "")})
 
@@ -172,14 +210,17 @@ def create_app(plan: FaultPlan | None = None, key: str | None = None) -> Flask:
                 dispatch()
         return jsonify({"status": "CANCELLATION_REQUESTED"}), 202
 
-    @app.get("/files/<request_id>.png")
-    def file(request_id: str) -> Any:
+    @app.get("/files/<request_id>.<ext>")
+    def file(request_id: str, ext: str) -> Any:
         job = jobs.get(request_id)
         if job is None or job.get("forgotten"):
             return jsonify({"detail": "not found"}), 404
         args = job["arguments"]
-        return Response(render_png(str(args.get("prompt", "")), int(args.get("seed") or 0)),
-                        mimetype="image/png")
+        width, height, fmt = requested_image(args)
+        if ext != fmt:
+            return jsonify({"detail": "not found"}), 404
+        return Response(render(str(args.get("prompt", "")), int(args.get("seed") or 0),
+                               width, height, fmt), mimetype=FORMATS[fmt])
 
     @app.get("/_standin/requests")
     def requests_seen() -> Any:

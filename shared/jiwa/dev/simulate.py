@@ -128,8 +128,10 @@ def converse(user: WhatsAppUser, text: str, *, timeout: float = 170.0,
             print(f"  WhatsApp ▸ {line}", file=out, flush=True)
             if m["type"] == "image" and save_images is not None:
                 save_images.mkdir(parents=True, exist_ok=True)
-                target = save_images / f"preview-{sum(1 for s in seen if '[image]' in s)}.png"
-                target.write_bytes(user.preview(m["body"]["image"]))
+                data = user.preview(m["body"]["image"])
+                ext = "png" if data.startswith(b"\x89PNG") else "jpg"  # fal's two formats
+                count = sum(1 for s in seen if "[image]" in s)
+                (save_images / f"preview-{count}.{ext}").write_bytes(data)
             if m["type"] == "interactive" and not tapped:
                 tapped = True
                 print("  (tapping the login link; Instagram stand-in approves)", file=out)
