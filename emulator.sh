@@ -3,7 +3,7 @@
 #   ./emulator.sh up | down | status | env | logs [name] | test [--fast] [pytest args] | demo
 #   ./emulator.sh simulate [--phone P] "/daftar"   (plays a WhatsApp user on the running stack)
 #   ./emulator.sh build   (build/<function>/ for infra/)
-#   ./emulator.sh bench [delivery | start | pipeline | load]   (benchmarks; README "Benchmarks")
+#   ./emulator.sh bench [delivery | start | pipeline | cost | load]   (benchmarks; README "Benchmarks")
 #   ./emulator.sh lock [--upgrade | --upgrade-package NAME]   (re-resolve uv.lock)
 set -euo pipefail
 cd "$(dirname "$0")"

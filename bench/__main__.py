@@ -8,6 +8,9 @@ about time.
 - `start` bench/start.py: the job's import time, and dispatch -> first progress event;
 - `pipeline` bench/pipeline.py: time to first preview and wall time beside their floors,
   at the fast and the realistic latency profile, streamed calendar vs whole calendar;
+- `cost` bench/cost.py: the cost of one onboarding with today's models and prompt cache
+  beside the configuration #17 was filed against (one model, no cache), the six
+  golden-set businesses each onboarded under both;
 - `load` bench/load.py: 1,000 onboardings over an hour against the providers' quotas,
   time-scaled (`--quick`: 200 over 12 minutes; `--help` for the inputs).
 """
@@ -20,6 +23,8 @@ if sys.argv[1:2] == ["delivery"]:
     from bench.delivery import main
 elif sys.argv[1:2] == ["start"]:
     from bench.start import main
+elif sys.argv[1:2] == ["cost"]:
+    from bench.run import main_cost as main
 elif sys.argv[1:2] == ["pipeline"]:
     from bench.run import main_pipeline as main
 elif sys.argv[1:2] == ["load"]:

@@ -446,17 +446,32 @@ def main_pipeline() -> int:
     minutes here), written to bench/results/pipeline-latest.* and a dated copy."""
     from . import pipeline as bp
 
+    return timed_run("Pipeline", "pipeline", "profiles", lambda: by_profile(2), bp.markdown)
+
+
+def main_cost() -> int:
+    """`./emulator.sh bench cost`: today's configuration beside the one #17 was filed
+    against, written to bench/results/cost-latest.* and a dated copy."""
+    from . import cost
+
+    return timed_run("Cost", "cost", "configurations", cost.compare, cost.comparison_markdown)
+
+
+def timed_run(title: str, name: str, key: str, measure: Callable[[], Any],
+              markdown: Callable[[Any], list[str]]) -> int:
+    """One benchmark's results under `key`, with the date, machine and duration, written to
+    bench/results/{name}-latest.* and a dated copy."""
     started = time.time()
     results: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                               "machine": machine(), "profiles": by_profile(2)}
+                               "machine": machine(), key: measure()}
     results["duration_s"] = round(time.time() - started, 1)
     m = results["machine"]
-    text = "\n".join([f"# Pipeline benchmark {results['date']}", "",
+    text = "\n".join([f"# {title} benchmark {results['date']}", "",
                       f"Machine: {m['cpus']} CPUs ({m['cpu']}), {m['memory_gb']} GB, Python "
                       f"{m['python']}, {m['platform']}. Run took {results['duration_s']} s.",
-                      *bp.markdown(results["profiles"])]) + "\n"
+                      *markdown(results[key])]) + "\n"
     stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
-    write_results(("pipeline-latest", f"pipeline-{stamp}"), results, text)
+    write_results((f"{name}-latest", f"{name}-{stamp}"), results, text)
     return 0
 
 

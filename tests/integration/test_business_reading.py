@@ -11,12 +11,10 @@ from jiwa.dev import website_standin
 def test_an_instagram_only_business_completes_with_its_products(harness: Harness,
                                                                  real) -> None:
     business = website_standin.golden_set()["nasi-bakar-mak-ijah"]
-    ig = business["instagram"]
     meta = harness.state.url("meta") + "/_standin/faults"
-    profile = {k: ig[k] for k in ("username", "name", "biography", "website")}
     # The Meta stand-in binds the account to the next login's code and token.
-    harness.http.post(meta, json={"instagram_account": {
-        "profile": {**profile, "user_id": "17841400000000777"}, "posts": ig["posts"]}})
+    harness.http.post(meta, json={"instagram_account": website_standin.instagram_account(
+        business, "17841400000000777")})
     try:
         phone = new_phone()
         job_id = real(phone, "/daftar")

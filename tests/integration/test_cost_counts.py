@@ -23,9 +23,8 @@ def test_an_onboarding_records_its_tokens_and_reads_the_cached_context(harness: 
              "segar dari kebun tetangga, dibakar pelan di atas arang sampai harum.") * 3
     posts = [caption + story for caption in ig["posts"]] * 2
     meta = harness.state.url("meta") + "/_standin/faults"
-    profile = {k: ig[k] for k in ("username", "name", "biography", "website")}
-    harness.http.post(meta, json={"instagram_account": {
-        "profile": {**profile, "user_id": "17841400000000778"}, "posts": posts}})
+    harness.http.post(meta, json={"instagram_account": website_standin.instagram_account(
+        business, "17841400000000778", posts)})
     try:
         job_id = real(new_phone(), "/daftar")
     finally:
@@ -45,6 +44,8 @@ def test_an_onboarding_records_its_tokens_and_reads_the_cached_context(harness: 
     assert sonnet["input"] > 0 and sonnet["output"] > 0
     # a score's brand context is far under Haiku's minimum: plain input, never cached
     assert haiku["calls"] >= 6 and haiku["cache_read"] == haiku["cache_creation"] == 0
+    # each score reads its image, fal's square_hd JPEG: 1024 x 1024 / 750 tokens, as billed
+    assert haiku["input"] >= haiku["calls"] * (1024 * 1024 // 750)
     assert summary["images"]["fal-ai/flux/schnell"] == haiku["calls"]  # one score each
     assert 0 < summary["cost_usd"] < summary["cost_without_cache_usd"]
     assert summary["unpriced"] == []

@@ -62,3 +62,21 @@ def test_a_retried_wave_counts_each_attempt_once() -> None:
 
 def test_cloud_run_compute_is_priced_per_vcpu_second() -> None:
     assert prices.cloud_run_cost(100.0, 50.0) == pytest.approx(100 * 0.000018)
+
+
+def test_the_cost_benchmark_averages_each_configurations_onboardings() -> None:
+    from bench.cost import comparison_markdown, totals
+
+    def run(score_model: str, cost: float) -> dict:
+        return {"cost_usd": cost, "images": {FLUX: 6}, "claude": {score_model: {}},
+                "quality": {"count": 6, "passed": 5}}
+
+    image_usd = 6 * prices.IMAGE_MEGAPIXELS * prices.FAL_PER_MEGAPIXEL[FLUX]
+    now = totals([run(HAIKU, image_usd + 0.01), run(HAIKU, image_usd + 0.02)])
+    assert now["claude_usd"] == pytest.approx(0.015) and now["images_usd"] == image_usd
+    assert (now["generated"], now["passed"], now["kept"]) == (12, 10, 12)
+    then = totals([run(SONNET, image_usd + 0.04)])
+    lines = comparison_markdown({"now": {"env": {}, "runs": {}, **now},
+                                 "then": {"env": {"X": "y"}, "runs": {}, **then}})
+    lower = 1 - (image_usd + 0.015) / (image_usd + 0.04)
+    assert f"now cost {100 * lower:.1f} % less than then." in lines

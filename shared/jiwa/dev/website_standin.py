@@ -34,6 +34,16 @@ def golden_set(root: Path = BUSINESSES) -> dict[str, dict[str, Any]]:
     return found
 
 
+def instagram_account(business: dict[str, Any], user_id: str,
+                      posts: list[str] | None = None) -> dict[str, Any]:
+    """The Meta stand-in's `instagram_account` fault for a golden-set business: its
+    profile and posts (or `posts`), bound to the next login (jiwa/dev/meta_standin.py)."""
+    ig = business["instagram"]
+    profile = {k: ig[k] for k in ("username", "name", "biography", "website")}
+    return {"profile": {**profile, "user_id": user_id},
+            "posts": ig["posts"] if posts is None else posts}
+
+
 def sample_bio_link() -> str:
     return str(golden_set()[SAMPLE]["instagram"]["website"])
 
