@@ -26,10 +26,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 
+def leave_out_httpx_cli() -> None:
+    """httpx imports its command-line client's modules (rich, click, pygments: about 0.1 s
+    of CPU here) whenever they are installed, and rich is, for `jiwa`'s tables. None of our
+    processes runs that client, so its module is marked absent before httpx is first
+    imported (a None entry in sys.modules makes its import raise ModuleNotFoundError: the
+    import system reference); httpx/__init__.py catches that and defines a stub `main`.
+    Too late once httpx is loaded (then nothing changes)."""
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: absent
+
+
 @contextmanager
 def bulk_imports() -> Iterator[None]:
     """Run the block's imports with the collector paused; freeze what exists after, if
-    the block imported anything (a wave whose module is loaded freezes nothing)."""
+    the block imported anything (a wave whose module is loaded freezes nothing). Every
+    process of ours starts its imports here, so this is also where httpx's CLI is left
+    out (`leave_out_httpx_cli`)."""
+    leave_out_httpx_cli()
     was_enabled, modules = gc.isenabled(), len(sys.modules)
     gc.disable()
     try:

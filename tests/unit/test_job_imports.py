@@ -66,3 +66,38 @@ def test_missing_wave_settings_still_stop_the_job_before_it_starts(variable: str
     # with neither half of the token keys (decision 0012), the private one is asked for
     named = "TOKEN_PRIVATE_KEY" if variable == "TOKEN_ENCRYPTION_KEY" else variable
     assert f"missing required setting(s): {named}" in done.stderr
+
+
+UNUSED_BY_THE_WAVES = ["mf2py", "bs4", "requests", "rdflib", "pyRdfa", "rich", "pygments"]
+READERS = f"""
+import json, sys
+from jiwa.startup import bulk_imports
+with bulk_imports():
+    import httpx
+    from jiwa.reading.extract import read_html
+page = read_html('''<html prefix="og: http://ogp.me/ns#"><head>
+<meta property="og:title" content="Kopi Senja">
+<script type="application/ld+json">{{"@type": "Product", "name": "Es Kopi Susu",
+ "offers": {{"price": "18000", "priceCurrency": "IDR"}}}}</script></head><body>
+<div itemscope itemtype="https://schema.org/Product"><span itemprop="name">Roti Bakar</span>
+<span itemprop="offers" itemscope itemtype="https://schema.org/Offer">
+<span itemprop="price" content="15000">Rp15.000</span></span></div></body></html>''',
+                 "https://kopisenja.example/")
+loaded = [m for m in {UNUSED_BY_THE_WAVES!r} if m in sys.modules]
+import extruct  # the package's own names still work when asked for
+print(json.dumps({{"products": [(p["name"], p["price"]) for p in page["products"]],
+                  "title": page["title"], "loaded": loaded,
+                  "extruct": callable(extruct.extract), "httpx_cli": callable(httpx.main)}}))
+"""
+
+
+def test_the_website_readers_load_only_what_they_use() -> None:
+    """extruct's __init__ (microformats, RDFa) and httpx's CLI (rich, pygments) are left
+    out of the job's way to its first Claude call (jiwa.reading.extract, jiwa.startup)."""
+    done = subprocess.run([sys.executable, "-c", READERS], capture_output=True, text=True,
+                          timeout=60, env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found["loaded"] == []
+    assert sorted(found["products"]) == [["Es Kopi Susu", 18000], ["Roti Bakar", 15000]]
+    assert found["title"] == "Kopi Senja" and found["extruct"] and found["httpx_cli"]
