@@ -35,6 +35,11 @@ def new_phone() -> str:
     return f"628{secrets.randbelow(10**6):06d}{next(_phones):04d}"
 
 
+def parent_pid(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(") ", 1)[1].split()[1])
+
+
 def wait_for[T](probe: Callable[[], T | None], timeout: float = 30.0, what: str = "") -> T:
     deadline = time.monotonic() + timeout
     while True:

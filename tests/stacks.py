@@ -40,7 +40,11 @@ def running_test_stack(state_dir: Path, env: dict[str, str] | None = None,
                              # a quarter of the suite's CPU was those imports (decision
                              # 0015); test_emulator_sh.py's stack starts them cold
                              "JIWA_LOCAL_JOB_START": "warm"},
-                  retry_min_seconds=0.5, sweep_seconds=sweep_seconds)
+                  retry_min_seconds=0.5, sweep_seconds=sweep_seconds,
+                  # the functions forked from one process that has imported their code:
+                  # half of each stack's start (decision 0018); `./emulator.sh up` starts
+                  # each cold
+                  fork_functions=True)
     stack.start()
     try:
         yield stack

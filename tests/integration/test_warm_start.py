@@ -10,14 +10,9 @@ import os
 import signal
 from pathlib import Path
 
-from harness import Harness, new_phone, wait_for
+from harness import Harness, new_phone, parent_pid, wait_for
 
 from jiwa.launchers import WarmStarter
-
-
-def _parent(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as stat:
-        return int(stat.read().rsplit(") ", 1)[1].split()[1])
 
 
 def _children(pid: int) -> list[int]:
@@ -39,7 +34,7 @@ def test_jobs_fork_from_the_warm_process_and_outlive_it(harness: Harness,
     # the job holds at wave 2: its supervisor is the warm process's child, and the
     # attempt the supervisor's child (a process of its own, as a cold attempt is)
     wait_for(lambda: harness.store.require(job.id).current_wave == 2, 60, "wave 2")
-    assert _parent(supervisor) == warm
+    assert parent_pid(supervisor) == warm
     attempts = _children(supervisor)
     assert len(attempts) == 1 and attempts[0] not in (warm, supervisor)
 

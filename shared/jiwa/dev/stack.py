@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 import httpx
 
 from jiwa.crypto import TokenCipher
-from jiwa.dev import website_standin
+from jiwa.dev import functions_host, website_standin
 from jiwa.dev.emulators import (
     IMAGE_BUCKET,
     ROOT,
@@ -77,8 +77,11 @@ class Stack:
     def __init__(self, state_dir: Path, *, project: str = "jiwa-local",
                  extra_env: dict[str, str] | None = None, retry_min_seconds: float = 1.0,
                  claude_latency_ms: float = 0, fal_latency_ms: float = 0,
-                 sweep_seconds: float = 60) -> None:
+                 sweep_seconds: float = 60, fork_functions: bool = False) -> None:
         self.state_dir = state_dir
+        # fork the functions from one process that has imported their code (the test
+        # stacks: jiwa.dev.functions_host); else one interpreter each, as Cloud Run starts
+        self.fork_functions = fork_functions
         self.extra_env = extra_env or {}
         self.retry_min_seconds = retry_min_seconds
         self.latencies = (claude_latency_ms, fal_latency_ms)
@@ -122,12 +125,17 @@ class Stack:
                 "--sweeper-url", self.state.url("sweeper") + "/",
                 "--webhook-url", self.state.url("whatsapp_webhook") + "/",
                 "--sweep-seconds", str(self.sweep_seconds)], self.state.env)
-            for name, kind in FUNCTIONS.items():
-                self._spawn(name, [sys.executable, "-m", "functions_framework",
-                                   "--target", "handle", "--signature-type", kind,
-                                   "--source", str(ROOT / "functions" / name / "main.py"),
-                                   "--host", "127.0.0.1", "--port", str(self.state.ports[name])],
-                            {**self.state.env, "THREADS": str(FUNCTION_CONCURRENCY[name])})
+            functions = {name: ([
+                "--target", "handle", "--signature-type", kind,
+                "--source", str(ROOT / "functions" / name / "main.py"),
+                "--host", "127.0.0.1", "--port", str(self.state.ports[name])],
+                {**self.state.env, "THREADS": str(FUNCTION_CONCURRENCY[name])})
+                for name, kind in FUNCTIONS.items()}
+            if self.fork_functions:
+                self._fork_functions(functions)
+            else:
+                for name, (args, env) in functions.items():
+                    self._spawn(name, [sys.executable, "-m", "functions_framework", *args], env)
             for name in ("pubsub", "firestore", "storage", "meta", "anthropic", "fal", "site",
                          *FUNCTIONS):
                 self._wait_http(name)
@@ -177,12 +185,26 @@ class Stack:
             if name == "pubsub":
                 self.create_pubsub()
 
-    def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> None:
+    def _spawn(self, name: str, cmd: list[str], env: dict[str, str],
+               pass_fds: tuple[int, ...] = ()) -> None:
         log = open(Path(self.state.log_dir) / f"{name}.log", "ab")  # noqa: SIM115
         process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True,
-                                   cwd=str(ROOT))
+                                   cwd=str(ROOT), pass_fds=pass_fds)
         self.state.pids[name] = process.pid
+
+    def _fork_functions(self, functions: dict[str, tuple[list[str], dict[str, str]]]) -> None:
+        """The functions as children of jiwa.dev.functions_host, each recorded by its own
+        pid (after the host's: stopped first)."""
+        specs = [{"name": name, "argv": args, "env": env,
+                  "log": str(Path(self.state.log_dir) / f"{name}.log")}
+                 for name, (args, env) in functions.items()]
+        pids = functions_host.start(specs, Path(self.state.log_dir),
+                                    lambda cmd, fd: self._spawn("functions_host", cmd,
+                                                                self.state.env, (fd,)))
+        if pids is None:
+            self._exited("functions_host")
+        self.state.pids.update(pids)
 
     def _wait_http(self, name: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
