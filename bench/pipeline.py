@@ -109,7 +109,9 @@ def markdown(results: list[dict[str, Any]]) -> list[str]:
              "+ the calendar's first post (its whole answer when not streamed) + one image + "
              "one score; critical path = the images in their "
              f"{CONCURRENCY} slots, each from its post, and the whole calendar. N = {N}. "
-             "Medians; the time from the job's start (waves 1-2 run against local stand-ins).",
+             "Medians; the time from the job's start (waves 1-2 run against local stand-ins). "
+             "Each stack's first onboarding warms its emulators and is not counted (its "
+             "figures are in the JSON, `warmup`); every counted job starts cold.",
              "", "| profile | schedule | first preview | floor | over | wall time | critical "
              "path | over |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
