@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import select
 import sys
 import time
 from collections.abc import Callable
@@ -62,10 +63,11 @@ def run_function(spec: dict[str, Any]) -> None:
     _cli._cli.main(args=spec["argv"], prog_name="functions_framework", standalone_mode=False)
 
 
-def start(specs: list[dict[str, Any]], folder: Path,
-          spawn: Callable[[list[str], int], None]) -> dict[str, int] | None:
+def start(specs: list[dict[str, Any]], folder: Path, spawn: Callable[[list[str], int], None],
+          timeout: float = 60.0) -> dict[str, int] | None:
     """Run this module through `spawn(command, fd)` (which must pass `fd` on) and return
-    each function's pid, or None when the host exited before it forked them."""
+    each function's pid, or None when the host exited, or took over `timeout` seconds,
+    before it forked them."""
     path = folder / f"functions-{os.getpid()}-{time.monotonic_ns()}.json"
     with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
         out.write(json.dumps(specs))
@@ -75,7 +77,9 @@ def start(specs: list[dict[str, Any]], folder: Path,
     finally:
         os.close(write)
     with os.fdopen(read) as replies:
-        line = replies.readline()
+        # a host that hangs before it forks fails the start, as a server that never
+        # answers does (Stack._wait_http)
+        line = replies.readline() if select.select([replies], [], [], timeout)[0] else ""
     path.unlink(missing_ok=True)
     return json.loads(line) if line else None
 
