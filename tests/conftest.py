@@ -90,7 +90,7 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 # each, come last and fill the gaps. A file or a file::test (any parameters).
 SLOWEST_FIRST = (
     "faults/test_faults.py::test_burst_of_1000_webhooks_from_200_phones",        # 85-120 s
-    "faults/test_emulator_restarts.py",                    # 35-60 s, one worker's stack
+    "faults/test_emulator_restarts.py",                    # 35-60 s each, with its stack
     "integration/test_replay_to_local.py",                                       # 30-55 s
     "integration/test_emulator_sh.py::test_up_status_demo_down",                 # 40-45 s
     "security/test_fuzz.py",                                                # 2 x 25-35 s
