@@ -106,6 +106,8 @@ def test_fal_gives_the_size_and_format_asked_for(size: object, fmt: str | None,
     with Image.open(io.BytesIO(served.data)) as image:
         assert image.size == expected[:2]
         assert Image.MIME[image.format or ""] == expected[2] == served.mimetype
-    refused = client.post("/fal-ai/flux/schnell", json={"prompt": "x", "image_size": "huge"},
-                          headers={"Authorization": "Key k"})
+    # the queue takes the request; its result is the model's refusal
+    queued = client.post("/fal-ai/flux/schnell", json={"prompt": "x", "image_size": "huge"},
+                         headers={"Authorization": "Key k"}).get_json()
+    refused = client.get(f"/requests/{queued['request_id']}")
     assert refused.status_code == 422 and "image_size" in refused.get_json()["detail"][0]["msg"]
