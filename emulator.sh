@@ -232,7 +232,8 @@ case "$cmd" in
     # are CPU: two, one a core. In the full run each worker has its own local stack (the
     # session fixtures) and the integration tests partly wait on emulators, processes and
     # injected latencies: three keep the two cores busier (6:04-6:07 against 6:33-6:40 with
-    # two, this stop's runs; four were no faster). README "Testing" has the times.
+    # two when the run was CPU-bound; now 5:07-5:13, and four no faster at 5:19). README
+    # "Testing" has the times.
     if [ "$fast" -eq 1 ]; then workers="${JIWA_TEST_WORKERS:-2}"; else workers="${JIWA_TEST_WORKERS:-3}"; fi
     args=(-n "$workers" "${args[@]}")
     if [ "$fast" -eq 1 ]; then

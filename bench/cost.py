@@ -113,19 +113,14 @@ def compare() -> dict[str, Any]:
 
 def totals(runs: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(runs)
-    claude = sum(r["cost_usd"] - image_cost(r) for r in runs) / n
-    images = sum(image_cost(r) for r in runs) / n
+    claude = sum(r["claude_usd"] for r in runs) / n
+    images = sum(r["images_usd"] for r in runs) / n
     generated = sum(sum(r["images"].values()) for r in runs)
     passed = sum(int(r["quality"].get("passed", 0)) for r in runs)
     kept = sum(int(r["quality"].get("count", 0)) for r in runs)
     return {"onboardings": n, "claude_usd": claude, "images_usd": images,
             "cost_usd": claude + images, "generated": generated, "passed": passed,
             "kept": kept}
-
-
-def image_cost(run: dict[str, Any]) -> float:
-    return sum(count * prices.IMAGE_MEGAPIXELS * prices.FAL_PER_MEGAPIXEL.get(model, 0.0)
-               for model, count in run["images"].items())
 
 
 def comparison_markdown(c: dict[str, Any]) -> list[str]:

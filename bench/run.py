@@ -380,8 +380,8 @@ def concurrency(d: Driver, count: int) -> dict[str, Any]:
     expected = {p: len(d.store.events(job.id)) + 1  # + the login link
                 for p, job in zip(phones, finished, strict=True)}
     sent: dict[str, list[str]] = {}
-    settled, last_change, delivered = time.time(), time.time(), -1
-    while time.time() - last_change < 15 and time.time() - settled < 300:
+    waiting_since, last_change, delivered = time.time(), time.time(), -1
+    while time.time() - last_change < 15 and time.time() - waiting_since < 300:
         sent = {p: [json.dumps(m["body"], sort_keys=True) for m in d.sent(p)] for p in phones}
         now = sum(len(set(texts)) for texts in sent.values())
         if now != delivered:

@@ -68,7 +68,8 @@ def test_the_cost_benchmark_averages_each_configurations_onboardings() -> None:
     from bench.cost import comparison_markdown, totals
 
     def run(score_model: str, cost: float) -> dict:
-        return {"cost_usd": cost, "images": {FLUX: 6}, "claude": {score_model: {}},
+        return {"cost_usd": cost, "claude_usd": cost - image_usd, "images_usd": image_usd,
+                "images": {FLUX: 6}, "claude": {score_model: {}},
                 "quality": {"count": 6, "passed": 5}}
 
     image_usd = 6 * prices.IMAGE_MEGAPIXELS * prices.FAL_PER_MEGAPIXEL[FLUX]

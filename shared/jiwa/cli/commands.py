@@ -250,5 +250,6 @@ def usage_summary(entries: dict[str, Any] | None) -> dict[str, Any]:
     return {"claude": {m: asdict(t) for m, t in sorted(total.claude.items())},
             "images": dict(sorted(total.images.items())),
             "cost_usd": round(spent.total, 6),
+            "claude_usd": round(spent.claude, 6), "images_usd": round(spent.images, 6),
             "cost_without_cache_usd": round(spent.total_without_cache, 6),
             "unpriced": list(spent.unpriced)}
