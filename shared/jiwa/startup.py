@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -37,19 +38,36 @@ def leave_out_httpx_cli() -> None:
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: absent
 
 
+# Blocks can overlap across threads (the Claude SDK's import and the later waves' preload
+# run in threads while the event loop imports a wave's module): the first block to open
+# pauses the collector and the last to close resumes it. A block that restored what it
+# found would, ending first, turn the collector back on under the other thread's imports.
+_blocks = threading.Lock()
+_open = 0
+_resume = False
+
+
 @contextmanager
 def bulk_imports() -> Iterator[None]:
     """Run the block's imports with the collector paused; freeze what exists after, if
-    the block imported anything (a wave whose module is loaded freezes nothing). Every
+    the block imported anything (a wave whose module is loaded freezes nothing). The
+    collector runs again, if it ran before, once no block is open in any thread. Every
     process of ours starts its imports here, so this is also where httpx's CLI is left
     out (`leave_out_httpx_cli`)."""
+    global _open, _resume
     leave_out_httpx_cli()
-    was_enabled, modules = gc.isenabled(), len(sys.modules)
-    gc.disable()
+    with _blocks:
+        if _open == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _open += 1
+    modules = len(sys.modules)
     try:
         yield
     finally:
-        if len(sys.modules) != modules:
-            gc.freeze()
-        if was_enabled:
-            gc.enable()
+        with _blocks:
+            if len(sys.modules) != modules:
+                gc.freeze()
+            _open -= 1
+            if _open == 0 and _resume:
+                gc.enable()

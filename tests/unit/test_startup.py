@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import importlib
 import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -57,4 +58,28 @@ def test_the_collector_runs_again_when_the_block_fails() -> None:
     gc.enable()
     with pytest.raises(ImportError), bulk_imports():
         importlib.import_module("jiwa.no_such_module")
+    assert gc.isenabled()
+
+
+def test_blocks_that_overlap_in_two_threads_resume_the_collector_when_both_end() -> None:
+    # The job's case: the Claude SDK's import in a thread starts while a wave's import
+    # runs on the event loop, and the wave's ends first.
+    gc.enable()
+    sdk_opened, sdk_may_close = threading.Event(), threading.Event()
+    seen: dict[str, bool] = {}
+
+    def sdk_import() -> None:
+        with bulk_imports():
+            sdk_opened.set()
+            sdk_may_close.wait(5)
+            seen["while the SDK still imports"] = gc.isenabled()
+
+    thread = threading.Thread(target=sdk_import)
+    with bulk_imports():
+        thread.start()
+        assert sdk_opened.wait(5)
+    seen["after the wave's block"] = gc.isenabled()
+    sdk_may_close.set()
+    thread.join(5)
+    assert seen == {"after the wave's block": False, "while the SDK still imports": False}
     assert gc.isenabled()
