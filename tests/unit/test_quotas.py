@@ -14,7 +14,7 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from jiwa.ai import Claude, Flux, RoutedFalClient
+from jiwa.ai import Claude, FalClient, Flux
 from jiwa.dev import anthropic_standin, fal_standin
 from jiwa.dev.faults import FaultPlan
 from jiwa.dev.processes import free_port
@@ -88,7 +88,7 @@ def fal() -> Iterator[tuple[str, FaultPlan]]:
 
 
 def _flux(url: str, **kwargs: float) -> Flux:
-    return Flux(RoutedFalClient(key="k", base_url=url), "fal-ai/flux/schnell", **kwargs)
+    return Flux(FalClient(key="k", base_url=url), "fal-ai/flux/schnell", **kwargs)
 
 
 def test_flux_waits_in_fals_queue_without_spending_its_generation_timeout(fal) -> None:
@@ -104,6 +104,22 @@ def test_flux_waits_in_fals_queue_without_spending_its_generation_timeout(fal) -
     assert len(set(urls)) == 3
     seen = httpx.get(f"{url}/_standin/requests").json()
     assert sum(r["queued"] for r in seen) >= 1 and not any(r["cancelled"] for r in seen)
+
+
+def test_flux_reaches_the_stand_in_through_fal_clients_own_transport(fal) -> None:
+    # FalClient makes its HTTP client as fal-client does (its User-Agent, its backup-domain
+    # transport), only routed to the stand-in below that transport and on our TLS context
+    url, _ = fal
+    client = FalClient(key="k", base_url=url)
+    asyncio.run(Flux(client, "fal-ai/flux/schnell").generate("p", 1))
+    seen = httpx.get(f"{url}/_standin/requests").json()
+    assert [r["user_agent"] for r in seen] == [fal_client.client.USER_AGENT]
+    assert isinstance(asyncio.run(_http_client(client))._transport,
+                      fal_client.client.AsyncBackupDomainTransport)
+
+
+async def _http_client(client: FalClient) -> httpx.AsyncClient:
+    return await client._client
 
 
 def test_flux_gives_up_a_turn_that_never_comes_and_cancels_it(fal) -> None:

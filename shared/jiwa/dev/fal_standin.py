@@ -9,7 +9,7 @@ render time, "fail": [{"status": 500, "times": n}] (results), "fail_always": 500
 {"fal_concurrent": {"limit": n}} (at most n requests of one key IN_PROGRESS at once, the
 rest wait IN_QUEUE with their queue_position, as fal does; off by default)}`.
 `GET /_standin/requests` lists what was submitted, when (seconds of the machine's monotonic
-clock, as the Claude stand-in's timings), and whether it
+clock, as the Claude stand-in's timings), the client's User-Agent, and whether it
 was cancelled or queued;
 `POST /_standin/forget` makes every file served so far 404, as after fal's retention.
 `GET /v1/models/pricing?endpoint_id=…` is fal's Platform API pricing (what `jiwa doctor`
@@ -126,7 +126,8 @@ def create_app(plan: FaultPlan | None = None, key: str | None = None) -> Flask:
             jobs[request_id] = {"model": model, "arguments": args, "submitted": time.monotonic(),
                                 "status": faults.next_failure(), "hang": faults.take("hang"),
                                 "cancelled": False, "started": None,
-                                "key": request.headers["Authorization"]}
+                                "key": request.headers["Authorization"],
+                                "user_agent": request.headers.get("User-Agent", "")}
             dispatch()
         base = request.host_url.rstrip("/") + f"/requests/{request_id}"
         return jsonify({"request_id": request_id, "status_url": base + "/status",
@@ -233,7 +234,7 @@ def create_app(plan: FaultPlan | None = None, key: str | None = None) -> Flask:
         with lock:
             return jsonify([{"request_id": k, "model": v["model"], "arguments": v["arguments"],
                              "cancelled": v["cancelled"], "queued": v.get("queued", False),
-                             "submitted": v["submitted"]}
+                             "submitted": v["submitted"], "user_agent": v["user_agent"]}
                             for k, v in jobs.items()])
 
     @app.post("/_standin/forget")

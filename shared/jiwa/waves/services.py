@@ -68,10 +68,9 @@ class WaveServices:
     def from_clients(cls, clients: Clients) -> WaveServices:
         s = clients.settings
         s.require(*cls.REQUIRED)
-        import fal_client
         import httpx
 
-        from jiwa.ai import Claude, Flux, RoutedFalClient
+        from jiwa.ai import Claude, FalClient, Flux
         from jiwa.scrape import SafeFetcher
 
         def connect_claude() -> anthropic.AsyncAnthropic:
@@ -83,8 +82,7 @@ class WaveServices:
                 max_retries=s.anthropic_max_retries,
                 http_client=anthropic.DefaultAsyncHttpxClient(verify=shared_tls()))
 
-        fal = (RoutedFalClient(key=s.fal_key, base_url=s.fal_base_url) if s.fal_base_url
-               else fal_client.AsyncClient(key=s.fal_key))
+        fal = FalClient(key=s.fal_key, base_url=s.fal_base_url or "")
         routes = {name: to for name, _, to in (r.strip().partition("=") for r in
                                                 s.scrape_routes.split(",") if r.strip())}
         fetcher = SafeFetcher(httpx.AsyncClient(timeout=10.0, verify=shared_tls()),
