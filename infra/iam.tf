@@ -8,7 +8,7 @@ locals {
   # Who publishes to which topic, granted on that topic only (jiwa/events.py publishes;
   # the code path that does it is named on each line).
   topic_publishers = {
-    whatsapp_webhook = [local.progress_topic]                        # re-sends the event of a failed delivery (handlers/statuses.py)
+    whatsapp_webhook = [local.requested_topic, local.progress_topic] # asks for the job's standby (handlers/webhook.py); re-sends the event of a failed delivery (handlers/statuses.py)
     instagram_oauth  = [local.requested_topic, local.progress_topic] # queues the job and sends the first event (handlers/oauth.py)
     dispatcher       = ["${local.requested_topic}-dead-letter"]      # dead-letters a poison message (handlers/poison.py)
     notifier         = ["${local.progress_topic}-dead-letter"]       # dead-letters a poison message (handlers/poison.py)

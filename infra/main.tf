@@ -76,6 +76,8 @@ locals {
     # admission (docs/decisions/0011): onboardings at once, and started per minute
     JIWA_ADMISSION_MAX_RUNNING       = tostring(var.admission_max_running)
     JIWA_ADMISSION_STARTS_PER_MINUTE = tostring(var.admission_starts_per_minute)
+    # standby (docs/decisions/0019): the webhook asks for it, the job waits this long
+    JIWA_STANDBY_SECONDS = tostring(var.standby_seconds)
   }
   image_bucket = "${var.project_id}-jiwa-images" # storage.tf
 }

@@ -157,6 +157,16 @@ variable "admission_max_running" {
   }
 }
 
+variable "standby_seconds" {
+  description = "How long a job's process, started when the login link is sent, waits for the login (docs/decisions/0019); 0 turns the standby off. Each second is billed to the job's vCPU and memory, also for a login never finished."
+  type        = number
+  default     = 180
+  validation {
+    condition     = var.standby_seconds >= 0 && var.standby_seconds <= 600
+    error_message = "standby_seconds must be between 0 (off) and 600."
+  }
+}
+
 variable "admission_starts_per_minute" {
   description = "Onboardings started per minute: keep it under the Cloud Run Admin API's per-minute quota on job runs in the region (see the project's Quotas page)."
   type        = number

@@ -18,6 +18,7 @@ from jiwa.handlers.sweeper import Sweeper
 from jiwa.handlers.taps import TapHandler
 from jiwa.handlers.webhook import WebhookHandler
 from jiwa.launchers import CloudRunLauncher, Launcher, LocalProcessLauncher
+from jiwa.standby import Standbys
 from jiwa.topology import MAX_DELIVERY_ATTEMPTS
 from jiwa.window import HeldMessages
 
@@ -61,7 +62,8 @@ def webhook() -> WebhookHandler:
                                                  c.publisher, held_messages(c)),
                           taps=TapHandler(c.store, c.guard("retryTaps"), c.publisher,
                                           c.whatsapp),
-                          new_jobs_per_minute=s.new_jobs_per_minute)
+                          new_jobs_per_minute=s.new_jobs_per_minute,
+                          standby_publisher=c.publisher if s.standby_seconds else None)
 
 
 @functools.cache
@@ -85,7 +87,8 @@ def launcher() -> Launcher:
 @functools.cache
 def dispatcher() -> Dispatcher:
     c = _clients()
-    return Dispatcher(c.store, launcher(), admission(), c.publisher)
+    standbys = Standbys(c.store) if c.settings.standby_seconds else None
+    return Dispatcher(c.store, launcher(), admission(), c.publisher, standbys)
 
 
 @functools.cache

@@ -37,6 +37,15 @@ class OnboardingRequested(_Message):
 
     run: int = Field(default=1, ge=1)
     dispatch: int = Field(default=0, ge=0)
+    # True: start the job's process now, to wait for the login (jiwa.standby); the run
+    # itself is still asked for by its own request once the job is queued
+    standby: bool = False
+
+    @classmethod
+    def for_standby(cls, job_id: str) -> OnboardingRequested:
+        """The request to start `job_id`'s standby: one id per job, so a replay or a
+        second /daftar finds the standby already there."""
+        return cls(event_id=f"{job_id}-standby", job_id=job_id, standby=True)
 
     @classmethod
     def for_run(cls, job_id: str, run: int, dispatch: int = 0) -> OnboardingRequested:

@@ -17,9 +17,18 @@ class LaunchQuotaError(RuntimeError):
     """The platform refused the start for now (a quota on starts): try again later."""
 
 
+STANDBY_VARIABLE = "JIWA_STANDBY"  # "1": the process stands by (jiwa.job.standby)
+
+
+def job_env(job_id: str, standby: bool) -> dict[str, str]:
+    """What a start sets in the job's environment, on Cloud Run as an override."""
+    return {"JOB_ID": job_id, **({STANDBY_VARIABLE: "1"} if standby else {})}
+
+
 class Launcher(Protocol):
-    def launch(self, job_id: str) -> str:
-        """Start the job for `job_id`; return the execution's name."""
+    def launch(self, job_id: str, *, standby: bool = False) -> str:
+        """Start the job for `job_id`; return the execution's name. `standby`: the
+        process waits for the run to be handed to it (jiwa.standby)."""
         ...
 
     def is_running(self, execution: str) -> bool:
@@ -55,11 +64,11 @@ class CloudRunLauncher:
             client, executions = run_v2.JobsClient(), run_v2.ExecutionsClient()
         return cls(client, f"projects/{project}/locations/{region}/jobs/{job}", executions)
 
-    def launch(self, job_id: str) -> str:
+    def launch(self, job_id: str, *, standby: bool = False) -> str:
         from google.cloud import run_v2
 
         override = run_v2.RunJobRequest.Overrides.ContainerOverride(
-            env=[run_v2.EnvVar(name="JOB_ID", value=job_id)])
+            env=[run_v2.EnvVar(name=k, value=v) for k, v in job_env(job_id, standby).items()])
         request = run_v2.RunJobRequest(
             name=self._job,
             overrides=run_v2.RunJobRequest.Overrides(container_overrides=[override],
@@ -98,8 +107,10 @@ class LocalProcessLauncher:
         self._env = env
         self._warm = WarmStarter() if warm else None
 
-    def launch(self, job_id: str) -> str:
-        env = {**(self._env if self._env is not None else os.environ), "JOB_ID": job_id}
+    def launch(self, job_id: str, *, standby: bool = False) -> str:
+        base = {k: v for k, v in (self._env if self._env is not None else os.environ).items()
+                if k != STANDBY_VARIABLE}
+        env = {**base, **job_env(job_id, standby)}
         if self._warm is not None:
             return f"local/{job_id}/{self._warm.start(env)}"
         process = subprocess.Popen([sys.executable, "-m", "jiwa.job.supervisor"], env=env,

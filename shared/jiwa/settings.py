@@ -70,6 +70,7 @@ _ENV_NAMES = {
     "admission_max_running": "JIWA_ADMISSION_MAX_RUNNING",
     "admission_starts_per_minute": "JIWA_ADMISSION_STARTS_PER_MINUTE",
     "admission_job_seconds": "JIWA_ADMISSION_JOB_SECONDS",
+    "standby_seconds": "JIWA_STANDBY_SECONDS",
     "max_redispatches": "JIWA_MAX_REDISPATCHES", "pipeline": "JIWA_PIPELINE",
     "log_level": "JIWA_LOG_LEVEL", "cloud_run_api_endpoint": "CLOUD_RUN_API_ENDPOINT",
     "anthropic_max_retries": "JIWA_ANTHROPIC_MAX_RETRIES", "image_count": "JIWA_IMAGE_COUNT",
@@ -254,6 +255,10 @@ class Settings(BaseSettings):
     admission_max_running: Count | None = None
     admission_starts_per_minute: Count = 60
     admission_job_seconds: Seconds = 300.0  # a typical onboarding, for "starts in ~N min"
+    # Standby (jiwa.standby, decision 0019): a /daftar starts the job's process at once,
+    # to load while the owner logs in; it waits this long for the login. 0 = off.
+    standby_seconds: Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False,
+                                            description="0 (off) to 3600")] = 0.0
     max_redispatches: Retries = 1
     pipeline: str = Field("jiwa.waves:build_pipeline",
                           pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$",

@@ -151,6 +151,10 @@ class JobStore:
     def _ref(self, job_id: str) -> firestore.DocumentReference:
         return self._db.collection(JOBS).document(job_id)
 
+    def document(self, job_id: str) -> firestore.DocumentReference:
+        """The job's document, for a state kept on it by another module (jiwa.standby)."""
+        return self._ref(job_id)
+
     def get(self, job_id: str) -> Job | None:
         snap = self._ref(job_id).get()
         return Job.from_doc(snap.to_dict()) if snap.exists else None

@@ -15,7 +15,7 @@ from integration.test_end_to_end import onboard
 from stacks import harness_for, running_test_stack
 
 from jiwa.dev.cloudrun_standin import CloudRunStandIn
-from jiwa.launchers import LocalProcessLauncher
+from jiwa.launchers import STANDBY_VARIABLE, LocalProcessLauncher
 
 REGION = "asia-southeast2"
 
@@ -107,7 +107,8 @@ def cloud_run(tmp_path_factory: pytest.TempPathFactory
     """A stack whose dispatcher starts jobs through the Cloud Run Admin API stand-in; each
     execution it accepts runs the job as a local process, as Cloud Run would."""
     launcher: list[LocalProcessLauncher] = []
-    standin = CloudRunStandIn(run=lambda job_id: launcher[0].launch(job_id))
+    standin = CloudRunStandIn(run=lambda env: launcher[0].launch(
+        env["JOB_ID"], standby=env.get(STANDBY_VARIABLE) == "1"))
     endpoint = standin.start()
     stacks = running_test_stack(
         Path(tmp_path_factory.mktemp("cloudrun")),

@@ -225,7 +225,8 @@ def test_every_function_builds_as_the_build_identity() -> None:
 
 # Each identity, the topics it publishes to, and the code that does it.
 PUBLISHES = {
-    "whatsapp_webhook": ({"onboarding-progress"}, "handlers/statuses.py", "publish_progress"),
+    "whatsapp_webhook": ({"onboarding-requested", "onboarding-progress"},
+                         "handlers/webhook.py", "publish_requested"),
     "instagram_oauth": ({"onboarding-requested", "onboarding-progress"}, "handlers/oauth.py",
                         "publish_requested"),
     "dispatcher": ({"onboarding-requested-dead-letter"}, "app.py", "publish_dead_letter"),

@@ -681,15 +681,16 @@ class FakeLauncher:
 
     def __init__(self) -> None:
         self.launched: list[str] = []
+        self.standbys: list[str] = []  # launched to stand by (jiwa.standby)
         self.running: set[str] = set()
         self.fail: list[Exception] = []
 
-    def launch(self, job_id: str) -> str:
+    def launch(self, job_id: str, *, standby: bool = False) -> str:
         if self.fail:
             raise self.fail.pop(0)
-        self.launched.append(job_id)
+        (self.standbys if standby else self.launched).append(job_id)
         execution = (f"projects/{PROJECT}/locations/asia-southeast2/jobs/jiwa-job/executions/"
-                     f"jiwa-job-{len(self.launched):05d}")
+                     f"jiwa-job-{len(self.launched) + len(self.standbys):05d}")
         self.running.add(execution)
         return execution
 

@@ -81,6 +81,7 @@ BAD = [
     ("JIWA_STALE_HEARTBEAT_SECONDS", "10"), ("JIWA_QUEUED_TIMEOUT_SECONDS", "inf"),
     ("JIWA_MAX_REDISPATCHES", "many"), ("JIWA_ADMISSION_MAX_RUNNING", "0"),
     ("JIWA_ADMISSION_STARTS_PER_MINUTE", "-1"), ("JIWA_ADMISSION_JOB_SECONDS", "0"),
+    ("JIWA_STANDBY_SECONDS", "-1"),
     ("JIWA_PIPELINE", "jiwa.waves.build_pipeline"),
     ("JIWA_LOG_LEVEL", "LOUD"), ("OAUTH_STATE_SECRET", "too-short"),
     ("TOKEN_ENCRYPTION_KEY", "not-32-bytes"), ("PHONE_DIGEST_KEY", "too-short"),

@@ -26,9 +26,9 @@ from jiwa.dev.faults import FaultPlan
 
 
 class CloudRunStandIn:
-    def __init__(self, run: Callable[[str], object] | None = None) -> None:
-        """`run(job_id)`, when given, starts the job's work for each execution accepted
-        (as Cloud Run starts the container; e.g. a LocalProcessLauncher's `launch`)."""
+    def __init__(self, run: Callable[[dict[str, str]], object] | None = None) -> None:
+        """`run(env)`, when given, starts the job's work for each execution accepted, with
+        the environment its overrides set (as Cloud Run starts the container with them)."""
         self._run = run
         self.requests: list[run_v2.RunJobRequest] = []
         self.executions: dict[str, run_v2.Execution] = {}
@@ -124,7 +124,7 @@ class CloudRunStandIn:
         if self._run is not None:
             env = {e.name: e.value for o in request.overrides.container_overrides
                    for e in o.env}
-            self._run(env.get("JOB_ID", ""))
+            self._run(env)
         metadata = any_pb2.Any()
         metadata.Pack(run_v2.Execution.pb(execution))
         return operations_pb2.Operation(name=f"{name}/operation", done=False, metadata=metadata)

@@ -17,6 +17,7 @@ from jiwa.events import (
 )
 from jiwa.handlers.poison import ProviderBusyError
 from jiwa.launchers import Launcher, LaunchQuotaError
+from jiwa.standby import Standbys
 from jiwa.store import JobNotFoundError, JobStore, Status
 
 QUEUED_SEQ = 999  # the "you are in line" event: one id per run, so told once
@@ -26,10 +27,13 @@ log = logging.getLogger("jiwa.dispatcher")
 
 class Dispatcher:
     def __init__(self, store: JobStore, launcher: Launcher, admission: Admission | None = None,
-                 publisher: EventPublisher | None = None) -> None:
-        """Without `admission`, every request starts at once (the old behaviour)."""
+                 publisher: EventPublisher | None = None,
+                 standbys: Standbys | None = None) -> None:
+        """Without `admission`, every request starts at once (the old behaviour); with
+        `standbys`, a run goes to the job's standby process when one waits alive."""
         self._store, self._launcher = store, launcher
         self._admission, self._publisher = admission, publisher
+        self._standbys = standbys
 
     def handle(self, data: Mapping[str, Any] | None) -> str:
         """Returns what happened; raising makes Pub/Sub redeliver."""
@@ -39,6 +43,8 @@ class Dispatcher:
             log.error("dispatcher: dropping bad message: %s", exc)
             return "dropped"
         ctx = {"job_id": request.job_id, "event_id": request.event_id}
+        if request.standby:
+            return self._start_standby(request.job_id, ctx)
         if self._admission is not None and self._waits(request):
             return "queued"
         try:
@@ -50,6 +56,11 @@ class Dispatcher:
         if not claimed:
             log.info("dispatcher: already dispatched or not queued", extra=ctx)
             return "duplicate"
+        handed = self._standbys.hand_over(request.job_id) if self._standbys else None
+        if handed is not None:
+            self._store.record_execution(request.job_id, handed)
+            log.info("dispatcher: handed to its standby %s", handed, extra=ctx)
+            return "handed"
         try:
             execution = self._launcher.launch(request.job_id)
         except LaunchQuotaError as exc:
@@ -67,6 +78,22 @@ class Dispatcher:
         self._store.record_execution(request.job_id, execution)
         log.info("dispatcher: launched %s", execution, extra=ctx)
         return "launched"
+
+    def _start_standby(self, job_id: str, ctx: dict[str, Any]) -> str:
+        """Start the job's process to wait for the login (jiwa.standby). Only a speed-up:
+        a refused or failed start is logged, not retried, and the run starts as before."""
+        if self._standbys is None or not self._standbys.claim_start(job_id):
+            return "duplicate"
+        try:
+            execution = self._launcher.launch(job_id, standby=True)
+        except Exception:
+            self._standbys.start_failed(job_id)
+            log.warning("dispatcher: standby not started", exc_info=True,
+                        extra={**ctx, "outcome": "standby_failed"})
+            return "standby_failed"
+        self._standbys.started(job_id, execution)
+        log.info("dispatcher: standby %s", execution, extra=ctx)
+        return "standby"
 
     def _waits(self, request: OnboardingRequested) -> bool:
         """Admission before the claim, so a job admitted by someone else's pump finds its

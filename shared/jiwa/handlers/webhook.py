@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from jiwa import buttons
 from jiwa.crypto import PhoneDigest, StateSigner, mask_phone
+from jiwa.events import EventPublisher, OnboardingRequested
 from jiwa.guards import Claim, RateLimiter, SendGuard
 from jiwa.handlers.statuses import StatusHandler
 from jiwa.handlers.taps import TapHandler
@@ -48,7 +49,8 @@ class WebhookHandler:
                  instagram: InstagramClient, signer: StateSigner,
                  limiter: RateLimiter, phones: PhoneDigest,
                  statuses: StatusHandler | None = None, taps: TapHandler | None = None,
-                 new_jobs_per_minute: int | None = None) -> None:
+                 new_jobs_per_minute: int | None = None,
+                 standby_publisher: EventPublisher | None = None) -> None:
         self._secret = app_secret.encode()
         self._verify_token = verify_token
         self._default_language = default_language
@@ -58,6 +60,8 @@ class WebhookHandler:
         self._statuses = statuses
         self._taps = taps  # reply buttons: retry a failure, show the calendar again
         self._new_jobs_per_minute = new_jobs_per_minute  # the global brake; None: none
+        # given: each login link sent also starts the job's process (jiwa.standby)
+        self._standby_publisher = standby_publisher
 
     def verify(self, args: Mapping[str, str]) -> Reply:
         """Meta's subscription handshake: echo the challenge only for our token."""
@@ -171,6 +175,7 @@ class WebhookHandler:
                     text("login_button", job.language), url)
                 log.info("webhook: login link sent", extra={"job_id": job.id,
                                                            "phone": mask_phone(to)})
+                self._ask_for_standby(job.id)
                 return "login_link" if created else "login_link_again"
             self._whatsapp.send_text(to, text("already_running", job.language,
                                               status=job.status, wave=job.current_wave))
@@ -190,6 +195,17 @@ class WebhookHandler:
                 self._send_status(to, latest)
             return "status"
         return self._reply_once(to, "help", language, replied)
+
+    def _ask_for_standby(self, job_id: str) -> None:
+        """Ask the dispatcher to start the job's process while the owner logs in. A
+        speed-up only: if the request cannot be published, the run starts cold later."""
+        if self._standby_publisher is None:
+            return
+        try:
+            self._standby_publisher.publish_requested(OnboardingRequested.for_standby(job_id))
+        except Exception:
+            log.warning("webhook: standby not requested", exc_info=True,
+                        extra={"job_id": job_id})
 
     def _braked(self, to: str) -> bool:
         """Whether a /daftar that would create an onboarding meets the global brake. A

@@ -19,10 +19,13 @@ from datetime import date
 from jiwa import lifecycle, logs
 from jiwa.clients import Clients
 from jiwa.job.runner import JobRunner, Wave
+from jiwa.launchers import STANDBY_VARIABLE
 from jiwa.settings import SettingError, Settings
 from jiwa.startup import bulk_imports
 
 log = logging.getLogger("jiwa.job")
+# how long a standby waits for its login when JIWA_STANDBY_SECONDS is not set here
+DEFAULT_STANDBY_SECONDS = 300.0
 
 PipelineFactory = Callable[[Clients], list[Wave]]
 
@@ -82,6 +85,9 @@ async def _run(settings: Settings, job_id: str, attempt: int) -> int:
     # checkpoint as it is, so the retry resumes cleanly.
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     try:
+        if os.environ.get(STANDBY_VARIABLE) == "1" and not await _stood_by(settings, runner,
+                                                                           job_id):
+            return 0
         return await runner.run(job_id, attempt)
     except asyncio.CancelledError:
         log.warning("job: stopped by SIGTERM", extra={"job_id": job_id, "attempt": attempt})
@@ -91,6 +97,15 @@ async def _run(settings: Settings, job_id: str, attempt: int) -> int:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         log.info("job: process peak RSS %.1f MB", peak,
                  extra={"job_id": job_id, "attempt": attempt})
+
+
+async def _stood_by(settings: Settings, runner: JobRunner, job_id: str) -> bool:
+    """Started as the job's standby: whether the run was handed to this process."""
+    from jiwa.job.standby import stand_by
+    from jiwa.standby import Standbys
+
+    seconds = settings.standby_seconds or DEFAULT_STANDBY_SECONDS
+    return await stand_by(Standbys(runner.store), job_id, seconds)
 
 
 def main() -> None:

@@ -57,6 +57,10 @@ class JobRunner:
         self._max_attempts, self._heartbeat_seconds = max_attempts, heartbeat_seconds
         self._on_end = on_end
 
+    @property
+    def store(self) -> JobStore:
+        return self._store
+
     async def run(self, job_id: str, attempt: int) -> int:
         """The process exit code: 0 done (or nothing to do), 1 failed this attempt."""
         ctx = {"job_id": job_id, "attempt": attempt}
