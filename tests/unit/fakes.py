@@ -125,6 +125,11 @@ class FakeJobStore(JobStore):
             self.phones[phone_digest(job.phone)] = job.id
         return self.require(job.id)
 
+    def document(self, job_id: str) -> Any:
+        # jiwa.standby's compare-and-set needs Firestore's update times: its state runs on
+        # the emulator (tests/integration/test_standby_state.py); unit tests pass a fake
+        raise NotImplementedError("FakeJobStore has no Firestore document: use FakeStandbys")
+
     def _job(self, job_id: str) -> Job:
         if job_id not in self.docs:
             raise JobNotFoundError(job_id)
