@@ -472,7 +472,7 @@ def markdown(r: dict[str, Any]) -> str:
 
 
 def main_pipeline() -> int:
-    """`./emulator.sh bench pipeline`: only the profiles' pipeline comparison (about 8
+    """`./emulator.sh bench pipeline`: only the profiles' pipeline comparison (about 11
     minutes here), written to bench/results/pipeline-latest.* and a dated copy."""
     from . import pipeline as bp
 
