@@ -11,6 +11,7 @@ import pytest
 from harness import Harness, new_phone, process_running, wait_for
 from stacks import harness_for, running_test_stack
 
+from integration.test_cli import jiwa, jiwa_json
 from jiwa.dev.stack import Stack
 
 WAIT_SECONDS = 6  # the standbys' wait for a login, short so that the give-up shows here
@@ -49,6 +50,10 @@ def test_the_run_is_handed_to_the_process_started_at_register(standby: Harness) 
     assert job.status == "COMPLETED"
     assert job.execution == waiting["execution"]  # no other process was started for it
     assert _standby_of(h, job_id, "handed")
+    shown = jiwa_json(h, "jobs", "show", job_id)["standby"]
+    assert shown == {"state": "handed", "execution": waiting["execution"]}
+    assert f"standby handed execution {waiting['execution']}" in \
+        jiwa(h, "jobs", "show", job_id).stdout
     assert any("handed to its standby" in o for o in
                h.dispatcher_outcomes(f"{job_id}-r1-requested"))
     texts = wait_for(lambda: (t := h.texts(phone)) and "Done!" in t[-1] and t, 20,
@@ -64,6 +69,7 @@ def test_a_standby_without_a_login_gives_up_and_the_login_starts_the_job(
     waiting = _standby_of(h, job_id, "waiting")
     ended = _standby_of(h, job_id, "ended")
     assert ended["why"] == "no login in time"
+    assert "standby ended (no login in time)" in jiwa(h, "jobs", "show", job_id).stdout
     pid = int(waiting["execution"].rsplit("/", 1)[-1])
     wait_for(lambda: not process_running(pid), 20, "the standby's process to exit")
     page = h.follow_login(h.login_link(phone))

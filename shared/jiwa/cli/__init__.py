@@ -57,6 +57,11 @@ def _job_detail(d: dict[str, Any]) -> None:
     job = d["job"]
     console.print(f"[bold]{job['id']}[/] {job['status']} wave {job['currentWave']}/9 "
                   f"attempt {job['attempt']} run {job['run']} execution {job['execution']}")
+    standby = d.get("standby")
+    if standby:
+        why = f" ({standby['why']})" if standby.get("why") else ""
+        console.print(f"standby {standby.get('state')}{why} execution "
+                      f"{standby.get('execution')}", highlight=False)
     if job.get("error"):
         console.print(f"[red]error[/] {job['error'].get('code')}: {job['error'].get('message')}")
     table = Table("wave", "name", "start", "end", "seconds")

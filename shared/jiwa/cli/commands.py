@@ -104,7 +104,11 @@ class Operations:
                   for i, r in sorted(self.store.images(job_id).items())]
         return {"job": job_row(job), "timeline": self.store.wave_timeline(job_id),
                 "events": self.store.events(job_id), "messages": messages, "images": images,
-                "usage": usage_summary(job.extra.get("usage"))}
+                "usage": usage_summary(job.extra.get("usage")),
+                # the process started at /daftar, if any (jiwa.standby): handed the run,
+                # or why it ended
+                "standby": {k: v for k, v in (job.extra.get("standby") or {}).items()
+                            if k in ("state", "execution", "why")} or None}
 
     def download_images(self, job_id: str, folder: Path) -> list[dict[str, Any]]:
         """Each kept image of the job, from our Cloud Storage object, checked against the
