@@ -123,11 +123,11 @@ def onboarding_run(d: Driver, login_seconds: float = 0.0) -> dict[str, float]:
     assert job.status == "COMPLETED", job.error
     started = job.started_at.timestamp()
     dispatched = (d.store._ref(job_id).get().to_dict() or {})["dispatchedAt"].timestamp()
-    previews = sorted(e["created_at"] for e in d.store.events(job_id)
-                      if e["kind"] == "image_ready")
+    events = d.store.events(job_id)
+    previews = sorted(e["created_at"] for e in events if e["kind"] == "image_ready")
     stamp = [datetime.fromisoformat(t).timestamp() - started for t in previews]
     first_wave = min(datetime.fromisoformat(e["created_at"]).timestamp()
-                     for e in d.store.events(job_id) if e["kind"] == "wave")
+                     for e in events if e["kind"] == "wave")
     return {"wall": job.completed_at.timestamp() - started, "first_preview": stamp[0],
             "dispatch_to_first_event": first_wave - dispatched,
             "last_preview": stamp[-1],

@@ -42,32 +42,29 @@ def load_the_waves() -> None:
 async def stand_by(standbys: Standbys, job_id: str, seconds: float) -> bool:
     """True when the run was handed to this process (run it), False to exit: the wait
     ended without a login, or the run went elsewhere."""
-    loading = asyncio.get_running_loop().run_in_executor(None, _load_quietly)
+    # not awaited: a run handed over before the loading ends waits only for what it needs
+    asyncio.get_running_loop().run_in_executor(None, _load_quietly)
     deadline, next_beat = time.monotonic() + seconds, 0.0
-    try:
-        while True:
-            status, state = await asyncio.to_thread(standbys.look, job_id)
-            if state == HANDED:
-                log.info("job: standby handed the run", extra={"job_id": job_id})
-                return True
-            if state not in (STARTING, WAITING) or status not in (Status.AWAITING_AUTH,
-                                                                  Status.QUEUED):
-                log.info("job: standby not needed (%s, %s)", status, state,
+    while True:
+        status, state = await asyncio.to_thread(standbys.look, job_id)
+        if state == HANDED:
+            log.info("job: standby handed the run", extra={"job_id": job_id})
+            return True
+        if state not in (STARTING, WAITING) or status not in (Status.AWAITING_AUTH,
+                                                              Status.QUEUED):
+            log.info("job: standby not needed (%s, %s)", status, state,
+                     extra={"job_id": job_id})
+            return False
+        if time.monotonic() >= next_beat:
+            await asyncio.to_thread(standbys.beat, job_id)
+            next_beat = time.monotonic() + BEAT_SECONDS
+        if time.monotonic() >= deadline:
+            if await asyncio.to_thread(standbys.give_up, job_id):
+                log.info("job: standby ended: no login in %.0f s", seconds,
                          extra={"job_id": job_id})
                 return False
-            if time.monotonic() >= next_beat:
-                await asyncio.to_thread(standbys.beat, job_id)
-                next_beat = time.monotonic() + BEAT_SECONDS
-            if time.monotonic() >= deadline:
-                if await asyncio.to_thread(standbys.give_up, job_id):
-                    log.info("job: standby ended: no login in %.0f s", seconds,
-                             extra={"job_id": job_id})
-                    return False
-                continue  # handed over just before: the next look sees it
-            await asyncio.sleep(POLL_SECONDS)
-    finally:
-        if not loading.done():
-            log.debug("job: standby still loading when its wait ended")
+            continue  # handed over just before: the next look sees it
+        await asyncio.sleep(POLL_SECONDS)
 
 
 def _load_quietly() -> None:
